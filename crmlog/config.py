@@ -1,0 +1,143 @@
+"""Configuration: TOML file -> Settings; default locations under the XDG dirs."""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import platformdirs
+
+from .errors import ConfigError
+from .model import Settings, normalize_email
+
+APP = "crmlog"
+
+_KNOWN = {
+    "addresses": {"bcc", "forward"},
+    "limits": {"max_body_bytes", "max_attachment_bytes"},
+    "contacts": {"never_log", "auto_create_companies"},
+    "security": {"require_authenticated_sender"},
+}
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "crm.json"
+
+
+def load(path: Path) -> Settings:
+    """Read and validate the configuration; every problem is a ConfigError naming the file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"configuration not found: {path} (write one with `crmlog init --bcc ADDRESS`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    return parse(data, where=str(path))
+
+
+def parse(data: dict, *, where: str = "configuration") -> Settings:
+    def fail(msg: str) -> ConfigError:
+        return ConfigError(f"{where}: {msg}")
+
+    for section, value in data.items():
+        if section not in _KNOWN:
+            raise fail(f"unknown section [{section}] (known: {', '.join(sorted(_KNOWN))})")
+        if not isinstance(value, dict):
+            raise fail(f"[{section}] must be a table")
+        for key in value:
+            if key not in _KNOWN[section]:
+                raise fail(f"unknown key {key!r} in [{section}]")
+
+    def addresses(key: str) -> tuple[str, ...]:
+        raw = data.get("addresses", {}).get(key, [])
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+            raise fail(f"addresses.{key} must be a list of e-mail addresses")
+        out = []
+        for a in raw:
+            n = normalize_email(a)
+            if not n:
+                raise fail(f"addresses.{key}: {a!r} is not an e-mail address")
+            out.append(n)
+        return tuple(dict.fromkeys(out))
+
+    bcc, forward = addresses("bcc"), addresses("forward")
+    if not bcc and not forward:
+        raise fail("no logging address: set addresses.bcc and/or addresses.forward")
+    if set(bcc) & set(forward):
+        raise fail("an address cannot be both a BCC and a forwarding address")
+
+    def integer(section: str, key: str, default: int) -> int:
+        v = data.get(section, {}).get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise fail(f"{section}.{key} must be a positive whole number of bytes")
+        return v
+
+    def boolean(section: str, key: str, default: bool) -> bool:
+        v = data.get(section, {}).get(key, default)
+        if not isinstance(v, bool):
+            raise fail(f"{section}.{key} must be true or false")
+        return v
+
+    never = data.get("contacts", {}).get("never_log", [])
+    if not isinstance(never, list) or not all(isinstance(p, str) and p.strip() for p in never):
+        raise fail("contacts.never_log must be a list of addresses, globs or domains")
+
+    return Settings(
+        bcc=bcc,
+        forward=forward,
+        max_body_bytes=integer("limits", "max_body_bytes", 2_097_152),
+        max_attachment_bytes=integer("limits", "max_attachment_bytes", 52_428_800),
+        never_log=tuple(p.strip().lower() for p in never),
+        auto_create_companies=boolean("contacts", "auto_create_companies", True),
+        require_authenticated_sender=boolean("security", "require_authenticated_sender", False),
+    )
+
+
+def render(bcc: tuple[str, ...], forward: tuple[str, ...]) -> str:
+    def lst(items):
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+    return f"""# crmlog configuration
+[addresses]
+bcc = {lst(bcc)}          # one or more
+forward = {lst(forward)}  # one or more
+
+[limits]                  # bytes
+max_body_bytes = 2097152
+max_attachment_bytes = 52428800
+
+[contacts]
+never_log = []            # addresses, globs (noreply@*) or domains never made contacts
+auto_create_companies = true
+
+[security]
+require_authenticated_sender = false
+"""
+
+
+def write_initial(path: Path, bcc: tuple[str, ...], forward: tuple[str, ...], *, force: bool) -> None:
+    """`crmlog init`: write a configuration readable by its owner only (SEC-3)."""
+    text = render(bcc, forward)
+    parse(tomllib.loads(text), where="new configuration")  # the same validation as on load
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)

@@ -1,0 +1,277 @@
+"""The values that cross crmlog's stage boundaries. Standard library only.
+
+sources -> RawMessage; parsing -> Message; rules -> Decision (Accepted | Rejected |
+Skipped | Duplicate); the store and the views read and write the records these describe.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parseaddr
+from enum import StrEnum
+from typing import Mapping, Protocol
+
+_FROZEN = dict(frozen=True, slots=True, kw_only=True)
+
+
+def normalize_email(address: str | None) -> str:
+    """The one place an address is normalised (ADDR-1).
+
+    Lower-cased, surrounding white space, angle brackets and a trailing dot removed, and a
+    ``+tag`` sub-address stripped from the local part. Returns "" for anything without an @.
+    """
+    if not address:
+        return ""
+    _, addr = parseaddr(address.strip())
+    addr = (addr or address).strip().strip("<>").strip().rstrip(".").lower()
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain:
+        return ""
+    local = local.split("+", 1)[0] or local
+    return f"{local}@{domain}"
+
+
+def normalize_message_id(value: str | None) -> str:
+    """Message-ID without white space or angle brackets; the domain part lower-cased (ONCE-1)."""
+    if not value:
+        return ""
+    mid = "".join(value.split()).strip("<>")
+    local, at, domain = mid.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else mid
+
+
+def raw_identity(data: bytes) -> str:
+    """The identity of a message without a Message-ID (ONCE-1)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def email_domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+class Path(StrEnum):
+    BCC = "bcc"
+    FORWARD = "forward"
+
+
+class Code(StrEnum):
+    """Rejection codes (REJ-1), stored as kebab-case strings."""
+
+    SENDER_NOT_A_USER = "sender-not-a-user"
+    READ_ONLY_SEAT = "read-only-seat"
+    NO_INBOX_PERMISSION = "no-inbox-permission"
+    NO_RECIPIENTS = "no-recipients"
+    FORWARD_NOT_RECOGNIZED = "forward-not-recognized"
+    FORWARD_IS_THREAD = "forward-is-thread"
+    BODY_TOO_LARGE = "body-too-large"
+    UNPARSEABLE = "unparseable"
+    UNAUTHENTICATED_SENDER = "unauthenticated-sender"
+
+
+class Seat(StrEnum):
+    FULL = "full"
+    READ_ONLY = "read-only"
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(**_FROZEN)
+class Address:
+    email: str  # normalised (ADDR-1)
+    name: str = ""
+
+
+@dataclass(**_FROZEN)
+class RawMessage:
+    """One message as read from disk: where it was found and its bytes."""
+
+    source: str  # the mailbox path (Maildir folder or mbox file)
+    key: str  # stable within the source across runs
+    data: bytes
+
+
+@dataclass(**_FROZEN)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(**_FROZEN)
+class Message:
+    identity: str  # normalised Message-ID, else "sha256:<hex of the raw bytes>" (ONCE-1)
+    message_id: str  # normalised, "" when absent
+    date: datetime | None  # timezone-aware UTC
+    subject: str
+    sender: Address | None  # the From of the message that reached us
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    envelope_to: tuple[str, ...] = ()  # Resent-*, Delivered-To, X-Original-To, ... (ADDR-2)
+    session_login: str = ""  # from "(Authenticated sender: LOGIN)" (SESSION)
+    text: str = ""
+    html: str = ""
+    body_bytes: int = 0  # decoded size of all text and HTML parts (LIM-1)
+    attachments: tuple[Attachment, ...] = ()
+    defects: tuple[str, ...] = ()
+
+    def all_recipients(self) -> tuple[str, ...]:
+        """Every address the message is addressed to under ADDR-2."""
+        return tuple(a.email for a in (*self.to, *self.cc, *self.bcc)) + self.envelope_to
+
+
+# ---------------------------------------------------------------- CRM records
+
+
+@dataclass(**_FROZEN)
+class User:
+    id: int
+    email: str
+    name: str = ""
+    inboxes: tuple[tuple[str, str], ...] = ()  # (address, connected_at ISO) in connect order
+    aliases: tuple[str, ...] = ()
+    logins: tuple[str, ...] = ()
+    seat: Seat = Seat.FULL
+    personal_inbox_access: bool = True
+
+
+@dataclass(**_FROZEN)
+class TeamInbox:
+    address: str
+    connected_by: str  # user e-mail
+
+
+@dataclass(**_FROZEN)
+class Contact:
+    email: str
+    name: str = ""
+    company: str | None = None
+    source: str = ""
+
+
+@dataclass(**_FROZEN)
+class Deal:
+    id: int
+    name: str
+    stage: str  # open | won | lost
+    created: str  # ISO 8601
+    contacts: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in ("won", "lost")
+
+
+class CrmView(Protocol):
+    """The read-only view of the CRM that the rules consult."""
+
+    @property
+    def users(self) -> tuple[User, ...]: ...
+
+    @property
+    def team_inboxes(self) -> tuple[TeamInbox, ...]: ...
+
+    def contact(self, email: str) -> Contact | None: ...
+
+    def open_deals(self, email: str) -> tuple[Deal, ...]: ...
+
+    def is_logged(self, identity: str) -> bool: ...
+
+
+@dataclass(**_FROZEN)
+class Snapshot:
+    """A CrmView over plain values: what tests and dry runs hand to the rules."""
+
+    users: tuple[User, ...] = ()
+    team_inboxes: tuple[TeamInbox, ...] = ()
+    contacts: Mapping[str, Contact] = field(default_factory=dict)
+    deals: tuple[Deal, ...] = ()
+    logged: frozenset[str] = frozenset()
+
+    def contact(self, email: str) -> Contact | None:
+        return self.contacts.get(email)
+
+    def open_deals(self, email: str) -> tuple[Deal, ...]:
+        return tuple(d for d in self.deals if d.is_open and email in d.contacts)
+
+    def is_logged(self, identity: str) -> bool:
+        return identity in self.logged
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(**_FROZEN)
+class Settings:
+    bcc: tuple[str, ...]
+    forward: tuple[str, ...] = ()
+    max_body_bytes: int = 2_097_152
+    max_attachment_bytes: int = 52_428_800
+    never_log: tuple[str, ...] = ()
+    auto_create_companies: bool = True
+    require_authenticated_sender: bool = False
+
+    @property
+    def logging_addresses(self) -> frozenset[str]:
+        return frozenset(self.bcc) | frozenset(self.forward)
+
+
+# ---------------------------------------------------------------- decisions
+
+
+@dataclass(**_FROZEN)
+class Attribution:
+    """Who gets the credit and why (ATTR-6)."""
+
+    user: str
+    rule: str  # ATTR-T, ATTR-1 .. ATTR-4
+    candidates: tuple[str, ...]
+    session_user: str | None
+    ambiguous: bool = False
+
+
+@dataclass(**_FROZEN)
+class NewContact:
+    email: str
+    name: str
+    source: str  # bcc-recipient | forward-sender
+    company: str | None
+
+
+@dataclass(**_FROZEN)
+class Accepted:
+    path: Path
+    attribution: Attribution
+    new_contacts: tuple[NewContact, ...]
+    contacts: tuple[str, ...]
+    companies: tuple[str, ...]
+    deals: tuple[int, ...]
+    kept_attachments: tuple[Attachment, ...]
+    dropped_attachments: tuple[Attachment, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(**_FROZEN)
+class Rejected:
+    code: Code
+    reason: str
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(**_FROZEN)
+class Skipped:
+    reason: str = "not addressed to a logging address"
+
+
+@dataclass(**_FROZEN)
+class Duplicate:
+    identity: str
+
+
+Decision = Accepted | Rejected | Skipped | Duplicate

@@ -1,0 +1,134 @@
+"""Bytes to a frozen Message. The only module that imports mail-parser."""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from datetime import timezone
+
+import mailparser
+from mailparser.utils import get_addresses
+
+from .model import Address, Attachment, Message, normalize_email, normalize_message_id, raw_identity
+
+# Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
+ENVELOPE_HEADERS = (
+    "resent-to",
+    "resent-cc",
+    "resent-bcc",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-envelope-to",
+)
+_RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$|\()", re.I)
+_AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
+
+
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part it meets
+
+
+class ParseError(Exception):
+    """The bytes are not a message we can read (REJ-2)."""
+
+
+def parse(data: bytes) -> Message:
+    """Parse raw message bytes; every failure inside the parser becomes a ParseError."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 BOM before the headers hides the first header name
+    if not data.strip():
+        raise ParseError("the message is empty")
+    try:
+        mp = mailparser.parse_from_bytes(data)
+        return _message(mp, data)
+    except ParseError:
+        raise
+    except Exception as exc:  # mail-parser raises far more than its own error classes
+        raise ParseError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def header_mentions(data: bytes, addresses: frozenset[str]) -> bool:
+    """Does any of the (normalised) addresses, or a +tag form of it, appear in the header
+    block? Used to decide whether a message mail-parser cannot read was meant for us."""
+    end = re.search(rb"\r?\n\r?\n", data)
+    head = (data[: end.start()] if end else data).lower()
+    for address in addresses:
+        local, _, domain = address.encode().partition(b"@")
+        if re.search(re.escape(local) + rb"(\+[^@\s<>]*)?@" + re.escape(domain), head):
+            return True
+    return False
+
+
+def _message(mp, data: bytes) -> Message:
+    msg = mp.message
+    if msg is None or len(msg) == 0:
+        raise ParseError("no header fields")
+
+    def values(name: str) -> list[str]:
+        return [str(v) for v in (msg.get_all(name) or [])]
+
+    def addresses(*names: str) -> tuple[Address, ...]:
+        out: dict[str, Address] = {}
+        for name in names:
+            for value in values(name):
+                for display, addr in get_addresses(value, decode_names=True):
+                    email = normalize_email(addr)
+                    if email and email not in out:
+                        out[email] = Address(email=email, name=(display or "").strip())
+        return tuple(out.values())
+
+    received = values("received")
+    envelope = [a.email for a in addresses(*ENVELOPE_HEADERS)]
+    for value in received:
+        for m in _RECEIVED_FOR.finditer(value):
+            email = normalize_email(m.group(1))
+            if email:
+                envelope.append(email)
+    session = ""
+    for value in received:  # newest first: the first one with a clause wins
+        m = _AUTH_SENDER.search(value)
+        if m:
+            session = m.group(1).strip().lower()
+            break
+
+    senders = addresses("from") or addresses("sender")
+    message_id = normalize_message_id(str(msg.get("message-id") or ""))
+    date = mp.date
+    if date is not None:
+        date = date.replace(tzinfo=timezone.utc) if date.tzinfo is None else date.astimezone(timezone.utc)
+    text = "\n".join(mp.text_plain)
+    html = "\n".join(mp.text_html)
+    return Message(
+        identity=message_id or raw_identity(data),
+        message_id=message_id,
+        date=date,
+        subject=str(mp.subject or "").strip(),
+        sender=senders[0] if senders else None,
+        to=addresses("to"),
+        cc=addresses("cc"),
+        bcc=addresses("bcc"),
+        envelope_to=tuple(dict.fromkeys(envelope)),
+        session_login=session,
+        text=text,
+        html=html,
+        body_bytes=len(text.encode("utf-8", "surrogatepass")) + len(html.encode("utf-8", "surrogatepass")),
+        attachments=tuple(_attachment(a) for a in mp.attachments),
+        defects=tuple(sorted(mp.defects_categories)),
+    )
+
+
+def _attachment(a: dict) -> Attachment:
+    payload = a.get("payload") or ""
+    if a.get("binary"):
+        try:
+            data = base64.b64decode(payload)
+        except (binascii.Error, ValueError):
+            data = payload.encode("utf-8", "surrogateescape")
+    else:
+        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else bytes(payload)
+    return Attachment(
+        filename=str(a.get("filename") or ""),
+        content_type=str(a.get("mail_content_type") or "application/octet-stream"),
+        data=data,
+    )

@@ -1,0 +1,201 @@
+"""The rule engine: decide(message, view, settings) -> Decision.
+
+Pure: no files, no clock, no randomness. Every decision carries the ids of the rules of
+spec/rules.md that fired, so that `crmlog attribution explain` can say why.
+"""
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from .attribution import attribute, session_user
+from .companies import company_domain
+from .model import (
+    Accepted,
+    Address,
+    Attachment,
+    Code,
+    CrmView,
+    Decision,
+    Duplicate,
+    Message,
+    NewContact,
+    Path,
+    Rejected,
+    Seat,
+    Settings,
+    Skipped,
+    email_domain,
+)
+
+MAX_DEALS_PER_CONTACT = 5  # BCC-3
+
+
+def is_never_logged(email: str, patterns: tuple[str, ...]) -> bool:
+    """`never_log` entries: an address, a glob over the address, or a domain (and its
+    sub-domains)."""
+    domain = email_domain(email)
+    for p in patterns:
+        if any(c in p for c in "*?["):
+            if fnmatchcase(email, p) or ("@" not in p and fnmatchcase(domain, p)):
+                return True
+        elif "@" in p:
+            if email == p:
+                return True
+        elif domain == p or domain.endswith("." + p):
+            return True
+    return False
+
+
+def team_addresses(view: CrmView) -> frozenset[str]:
+    """Every address that belongs to the team itself (never made a contact: BCC-1)."""
+    out = set()
+    for u in view.users:
+        out.add(u.email)
+        out.update(a for a, _ in u.inboxes)
+        out.update(u.aliases)
+    out.update(t.address for t in view.team_inboxes)
+    return frozenset(out)
+
+
+def decide(
+    message: Message,
+    view: CrmView,
+    settings: Settings,
+    *,
+    session_login: str = "",
+) -> Decision:
+    """The whole rule book for one message. `session_login` is `ingest --user LOGIN`."""
+    addressed = set(message.all_recipients()) & settings.logging_addresses
+    if not addressed:
+        return Skipped()  # ADDR-2
+    if view.is_logged(message.identity):
+        return Duplicate(identity=message.identity)  # ONCE-1
+    path = Path.FORWARD if addressed & set(settings.forward) else Path.BCC  # ADDR-3
+    rules = ["ADDR-2", "ADDR-3"]
+
+    if message.sender is None:
+        return Rejected(
+            code=Code.SENDER_NOT_A_USER, reason="the message has no From address", rules=("ATTR-5",)
+        )
+    session = session_user(view.users, session_login or message.session_login)
+    if session is not None:
+        rules.append("SESSION")
+    credit = attribute(message.sender.email, view.users, view.team_inboxes, session)
+    if isinstance(credit, Rejected):
+        return credit
+    rules.append(credit.rule)
+    rules.append("ATTR-6")
+
+    user = next(u for u in view.users if u.email == credit.user)
+    if user.seat == Seat.READ_ONLY:
+        return Rejected(
+            code=Code.READ_ONLY_SEAT,
+            reason=f"{user.email} has a read-only seat and cannot log e-mail",
+            rules=("PERM-1",),
+        )
+    if not user.personal_inbox_access:
+        return Rejected(
+            code=Code.NO_INBOX_PERMISSION,
+            reason=f"{user.email} lacks the personal inbox access permission",
+            rules=("PERM-2",),
+        )
+
+    if (
+        settings.require_authenticated_sender
+        and not message.session_login
+        and not any(a.email in settings.logging_addresses for a in message.bcc)
+    ):
+        return Rejected(
+            code=Code.UNAUTHENTICATED_SENDER,
+            reason="the delivered copy shows no authenticated submission by its sender",
+            rules=("SEC-4",),
+        )
+
+    if message.body_bytes > settings.max_body_bytes:
+        return Rejected(
+            code=Code.BODY_TOO_LARGE,
+            reason=f"the body is {message.body_bytes:,} bytes, over the "
+            f"{settings.max_body_bytes:,}-byte limit",
+            rules=("LIM-1",),
+        )
+
+    if path == Path.FORWARD:
+        return Rejected(
+            code=Code.FORWARD_NOT_RECOGNIZED,
+            reason="forwarded messages are not read by this version of crmlog yet",
+            rules=("FWD-2",),
+        )
+
+    recipients = _bcc_recipients(message, view, settings)  # BCC-1, BCC-2
+    rules += ["BCC-1", "BCC-2"]
+    if not recipients:
+        return Rejected(
+            code=Code.NO_RECIPIENTS,
+            reason="no recipient in To or Cc can be a contact (only colleagues, logging "
+            "or never-logged addresses, or Bcc)",
+            rules=("BCC-4",),
+        )
+
+    new_contacts = []
+    companies: dict[str, None] = {}
+    deals: dict[int, None] = {}
+    for addr in recipients:
+        existing = view.contact(addr.email)
+        if existing is None:
+            company = company_domain(addr.email) if settings.auto_create_companies else None
+            new_contacts.append(
+                NewContact(email=addr.email, name=addr.name, source="bcc-recipient", company=company)
+            )
+            if company and "COMP-1" not in rules:
+                rules.append("COMP-1")
+        else:
+            company = existing.company
+        if company:
+            companies[company] = None
+        for deal in _recent_open_deals(view, addr.email):
+            deals[deal] = None
+    rules.append("BCC-3")
+
+    kept, dropped = _split_attachments(message.attachments, settings.max_attachment_bytes)
+    if dropped:
+        rules.append("LIM-2")
+    return Accepted(
+        path=path,
+        attribution=credit,
+        new_contacts=tuple(new_contacts),
+        contacts=tuple(a.email for a in recipients),
+        companies=tuple(companies),
+        deals=tuple(deals),
+        kept_attachments=kept,
+        dropped_attachments=dropped,
+        rules=tuple(rules),
+    )
+
+
+def _bcc_recipients(message: Message, view: CrmView, settings: Settings) -> tuple[Address, ...]:
+    excluded = settings.logging_addresses | team_addresses(view)
+    out: dict[str, Address] = {}
+    for addr in (*message.to, *message.cc):  # never message.bcc (BCC-2)
+        if addr.email in excluded or addr.email in out:
+            continue
+        if is_never_logged(addr.email, settings.never_log):
+            continue
+        out[addr.email] = addr
+    return tuple(out.values())
+
+
+def _recent_open_deals(view: CrmView, email: str) -> list[int]:
+    """BCC-3: the five most recent open deals, by creation time newest first, then id."""
+    deals = sorted(view.open_deals(email), key=lambda d: d.id)
+    deals.sort(key=lambda d: d.created, reverse=True)
+    return [d.id for d in deals[:MAX_DEALS_PER_CONTACT]]
+
+
+def _split_attachments(
+    attachments: tuple[Attachment, ...], limit: int
+) -> tuple[tuple[Attachment, ...], tuple[Attachment, ...]]:
+    """LIM-2: attachments over the limit are dropped, every other one kept (LIM-3)."""
+    return (
+        tuple(a for a in attachments if a.size <= limit),
+        tuple(a for a in attachments if a.size > limit),
+    )

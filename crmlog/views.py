@@ -1,0 +1,202 @@
+"""Records to the rows the commands show: plain dicts, the `--json` shapes of cli.md."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from .errors import NotFound
+from .model import normalize_email, normalize_message_id
+from .store import Store
+
+ATTR_RULES = ("ATTR-T", "ATTR-1", "ATTR-2", "ATTR-3", "ATTR-4")
+
+
+def _newest_first(emails: list[dict]) -> list[dict]:
+    return sorted(emails, key=lambda e: (e.get("date") or "", e["id"]), reverse=True)
+
+
+def _email_summary(e: dict) -> dict:
+    return {k: e.get(k) for k in ("id", "message_id", "subject", "date", "path", "user")}
+
+
+def users(store: Store) -> list[dict]:
+    return [
+        {
+            "id": u["id"],
+            "email": u["email"],
+            "name": u.get("name", ""),
+            "inboxes": [a for a, _ in u.get("inboxes", [])],
+            "aliases": u.get("aliases", []),
+            "logins": u.get("logins", []),
+            "seat": u.get("seat", "full"),
+            "personal_inbox_access": u.get("personal_inbox_access", True),
+        }
+        for u in store.all("users")
+    ]
+
+
+def team_inboxes(store: Store) -> list[dict]:
+    return [
+        {"address": t["address"], "connected_by": t["connected_by"], "connected_at": t.get("connected_at")}
+        for t in store.all("team_inboxes")
+    ]
+
+
+def deals(store: Store) -> list[dict]:
+    return [
+        {"id": d["id"], "name": d["name"], "stage": d["stage"], "created": d["created"], "contacts": d["contacts"]}
+        for d in store.all("deals")
+    ]
+
+
+def contacts(store: Store) -> list[dict]:
+    counts = Counter(c for e in store.all("emails") for c in e.get("contacts", []))
+    return [
+        {
+            "email": c["email"],
+            "name": c.get("name", ""),
+            "company": c.get("company"),
+            "source": c.get("source", ""),
+            "emails": counts[c["email"]],
+        }
+        for c in sorted(store.all("contacts"), key=lambda c: c["email"])
+    ]
+
+
+def contact(store: Store, email: str) -> dict:
+    email = normalize_email(email) or email.strip().lower()
+    found = next((c for c in store.all("contacts") if c["email"] == email), None)
+    if found is None:
+        raise NotFound(f"no contact with e-mail {email}")
+    return {
+        "email": found["email"],
+        "name": found.get("name", ""),
+        "source": found.get("source", ""),
+        "company": found.get("company"),
+        "deals": [
+            {"id": d["id"], "name": d["name"], "stage": d["stage"]}
+            for d in store.all("deals")
+            if email in d.get("contacts", [])
+        ],
+        "emails": [
+            _email_summary(e)
+            for e in _newest_first([e for e in store.all("emails") if email in e.get("contacts", [])])
+        ],
+    }
+
+
+def companies(store: Store) -> list[dict]:
+    people = Counter(c.get("company") for c in store.all("contacts"))
+    mails = Counter(d for e in store.all("emails") for d in e.get("companies", []))
+    return [
+        {"domain": c["domain"], "name": c.get("name", c["domain"]), "contacts": people[c["domain"]], "emails": mails[c["domain"]]}
+        for c in sorted(store.all("companies"), key=lambda c: c["domain"])
+    ]
+
+
+def company(store: Store, domain: str) -> dict:
+    domain = domain.strip().lower()
+    found = next((c for c in store.all("companies") if c["domain"] == domain), None)
+    if found is None:
+        raise NotFound(f"no company with domain {domain}")
+    return {
+        "domain": domain,
+        "name": found.get("name", domain),
+        "contacts": sorted(c["email"] for c in store.all("contacts") if c.get("company") == domain),
+        "emails": [
+            _email_summary(e)
+            for e in _newest_first([e for e in store.all("emails") if domain in e.get("companies", [])])
+        ],
+    }
+
+
+def email_row(e: dict) -> dict:
+    return {
+        **_email_summary(e),
+        "from": e.get("from", ""),
+        "contacts": e.get("contacts", []),
+        "companies": e.get("companies", []),
+        "deals": e.get("deals", []),
+        "attachments": e.get("attachments", []),
+    }
+
+
+def emails(store: Store) -> list[dict]:
+    return [email_row(e) for e in _newest_first(store.all("emails"))]
+
+
+def find_email(store: Store, id_or_message_id: str) -> dict:
+    """An e-mail by its id, or by its Message-ID with or without angle brackets."""
+    wanted = id_or_message_id.strip()
+    if wanted.isdigit():
+        e = store.get("emails", int(wanted))
+        if e is not None:
+            return e
+    mid = normalize_message_id(wanted)
+    for e in store.all("emails"):
+        if e.get("message_id") == mid:
+            return e
+    raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
+
+
+def email_detail(store: Store, id_or_message_id: str) -> dict:
+    e = find_email(store, id_or_message_id)
+    return {
+        **email_row(e),
+        "from_name": e.get("from_name", ""),
+        "to": e.get("to", []),
+        "cc": e.get("cc", []),
+        "attribution": e.get("attribution", {}),
+        "rules": e.get("rules", []),
+        "text": e.get("text", ""),
+        "html": e.get("html", ""),
+        "source": e.get("source", ""),
+    }
+
+
+def rejections(store: Store, code: str | None = None) -> list[dict]:
+    rows = [
+        {k: r.get(k) for k in ("message_id", "code", "reason", "sender", "date", "source")}
+        for r in store.all("rejections")
+        if code is None or r["code"] == code
+    ]
+    return sorted(rows, key=lambda r: r["date"] or "")
+
+
+def notices(store: Store) -> list[dict]:
+    return [{k: n.get(k) for k in ("kind", "user", "message_id", "detail", "date")} for n in store.all("notices")]
+
+
+def attribution(store: Store, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    rows = {
+        u["email"]: {"user": u["email"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}}
+        for u in store.all("users")
+    }
+    for e in store.all("emails"):
+        if since or until:
+            if not e.get("date"):
+                continue
+            when = datetime.fromisoformat(e["date"])
+            if (since and when < since) or (until and when >= until):
+                continue
+        row = rows.setdefault(e["user"], {"user": e["user"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}})
+        row["logged"] += 1
+        row[e["path"]] += 1
+        rule = e.get("attribution", {}).get("rule", "")
+        row["by_rule"][rule] = row["by_rule"].get(rule, 0) + 1
+    return list(rows.values())
+
+
+def explain(store: Store, message_id: str) -> dict:
+    e = find_email(store, message_id)
+    a = e.get("attribution", {})
+    return {
+        "message_id": e.get("message_id"),
+        "user": e["user"],
+        "rule": a.get("rule"),
+        "candidates": a.get("candidates", []),
+        "session_user": a.get("session_user"),
+        "ambiguous": a.get("ambiguous", False),
+        "rules": e.get("rules", []),
+        "path": e.get("path"),
+    }
