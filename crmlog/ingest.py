@@ -58,7 +58,7 @@ def decide_raw(raw: RawMessage, store: Store, settings: Settings, session_login:
         message = parse(raw.data)
     except ParseError as exc:
         return None, Rejected(
-            code=Code.UNPARSEABLE, reason=f"the message cannot be read: {exc}", rules=("REJ-2",)
+            code=Code.UNPARSEABLE, reason=f"the message could not be read as e-mail (broken headers or MIME structure): {exc}", rules=("REJ-2",)
         )
     return message, rules.decide(message, store.view(), settings, session_login=session_login)
 

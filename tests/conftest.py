@@ -1,0 +1,131 @@
+"""Shared test helpers: messages built in code, Maildirs built on disk, the CLI through CliRunner."""
+from __future__ import annotations
+
+import json
+import os
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crmlog.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+CORPUS = ROOT.parent / "shared" / "corpus" / "real"
+
+LOG = "log@crm.example.com"
+FWD = "fwd@crm.example.com"
+
+
+def eml(
+    *,
+    frm="Anna <anna@ourco.example>",
+    to="Li Wei <li.wei@acme.example>",
+    cc=None,
+    bcc=None,
+    subject="Hello",
+    body="Hello there\n",
+    message_id="<m1@ourco.example>",
+    date="Mon, 01 Jun 2026 09:00:00 +0200",
+    headers=None,
+    attachments=(),
+) -> bytes:
+    """An RFC 5322 message as bytes, as a mail client would write it."""
+    m = EmailMessage()
+    if frm:
+        m["From"] = frm
+    if to:
+        m["To"] = to
+    if cc:
+        m["Cc"] = cc
+    if bcc:
+        m["Bcc"] = bcc
+    m["Subject"] = subject
+    if date:
+        m["Date"] = date
+    if message_id:
+        m["Message-ID"] = message_id
+    m.set_content(body)
+    for name, ctype, data in attachments:
+        maintype, subtype = ctype.split("/")
+        m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    top = "".join(  # written as a server prepends them: raw, folded lines kept
+        f"{name}: {v}\n"
+        for name, value in (headers or {}).items()
+        for v in (value if isinstance(value, (list, tuple)) else [value])
+    )
+    return top.encode() + bytes(m)
+
+
+def make_maildir(root: Path, messages: dict[str, list[tuple[str, bytes]]]) -> Path:
+    """Build a Maildir: {folder ("" for the top, ".Sent", ...): [(file name, bytes)]}; a name
+    with ":2," goes into cur/, one without into new/."""
+    for folder, items in messages.items():
+        base = root / folder if folder else root
+        for sub in ("cur", "new", "tmp"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        for name, data in items:
+            (base / ("cur" if ":2," in name else "new") / name).write_bytes(data)
+    return root
+
+
+class Cli:
+    """The real CLI through CliRunner, with its own configuration and database."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp = tmp_path
+        self.config = tmp_path / "config" / "crmlog.toml"
+        self.db = tmp_path / "data" / "crm.json"
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, expect: int | None = 0, input=None):
+        result = self.runner.invoke(
+            main, ["--config", str(self.config), "--db", str(self.db), *map(str, args)], input=input
+        )
+        if expect is not None:
+            assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr, result.exception)
+        return result
+
+    def json(self, *args: str):
+        result = self(*args, "--json")
+        return json.loads(result.stdout)
+
+    def init(self, *extra: str, expect: int | None = 0):
+        return self("init", "--bcc", LOG, "--forward", FWD, *extra, expect=expect)
+
+    def write_config(self, text: str) -> None:
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(text)
+
+
+@pytest.fixture
+def cli(tmp_path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def team(cli) -> Cli:
+    """A configured CLI with a small sales team."""
+    cli.init()
+    cli("users", "add", "anna@ourco.example", "--name", "Anna", "--inbox", "anna@ourco.example", "--login", "anna")
+    cli("users", "add", "ben@ourco.example", "--name", "Ben", "--seat", "read-only")
+    return cli
+
+
+def corpus_or_skip() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the real-mail corpus is not beside this checkout ({CORPUS} is absent)")
+    return CORPUS
+
+
+def corpus_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(
+        Path(d) / f
+        for d, _, files in os.walk(CORPUS)
+        for f in files
+        if not os.path.islink(Path(d) / f) and f != "MANIFEST.md"
+    )

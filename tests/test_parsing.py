@@ -1,0 +1,125 @@
+"""Bytes to Message: addresses (ADDR-1), envelope recipients (ADDR-2), SESSION, sizes, and
+every file of the real corpus without a crash (REJ-2)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import LOG, corpus_files, corpus_or_skip, eml
+from crmlog.model import normalize_email, normalize_message_id
+from crmlog.parsing import ParseError, header_mentions, parse
+
+
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        ("Log@CRM.Example.com", "log@crm.example.com"),
+        ("log+acme@crm.example.com", "log@crm.example.com"),
+        ("<LOG+x+y@crm.example.com>", "log@crm.example.com"),
+        ("  Anna <anna@OurCo.example> ", "anna@ourco.example"),
+        ("not an address", ""),
+        ("", ""),
+    ],
+)
+def test_addr_1_normalize_email(raw, normal):
+    assert normalize_email(raw) == normal
+
+
+def test_addr_1_rfc2047_names_decoded_and_addresses_normalised():
+    m = parse(eml(to="=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <Joerg+news@Beispiel.DE>", frm="=?gb2312?b?1cXI/Q==?= <zhang@Example.cn>"))
+    assert (m.to[0].email, m.to[0].name) == ("joerg@beispiel.de", "Jörg Müller")
+    assert (m.sender.email, m.sender.name) == ("zhang@example.cn", "张三")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "Resent-To", "Resent-Cc", "Resent-Bcc"],
+)
+def test_addr_2_envelope_headers_are_recipients(header):
+    m = parse(eml(headers={header: "LOG+tag@crm.example.com"}))
+    assert LOG in m.envelope_to
+    assert LOG in m.all_recipients()
+
+
+def test_addr_2_received_for_clause_is_a_recipient():
+    received = [
+        "from mx.ourco.example by mail.crm.example.com (Postfix) with ESMTP id 1A2B\n\tfor <log@crm.example.com>; Mon, 1 Jun 2026 09:00:01 +0200",
+        "by relay.example with SMTP for someone@else.example; Mon, 1 Jun 2026 09:00:00 +0200",
+    ]
+    m = parse(eml(headers={"Received": received}))
+    assert m.envelope_to == ("log@crm.example.com", "someone@else.example")
+
+
+def test_addr_2_every_delivered_to_counts_not_only_the_first():
+    m = parse(eml(headers={"Delivered-To": ["anna@ourco.example", "log@crm.example.com"]}))
+    assert set(m.envelope_to) == {"anna@ourco.example", LOG}
+
+
+def test_session_login_from_newest_received_with_authenticated_sender():
+    received = [
+        "from a by b with ESMTP; Mon, 1 Jun 2026 09:00:02 +0200",
+        "from laptop (Authenticated sender: Anna)\n\tby smtp.ourco.example with ESMTPSA; Mon, 1 Jun 2026 09:00:01 +0200",
+        "from x (Authenticated sender: older) by y; Mon, 1 Jun 2026 09:00:00 +0200",
+    ]
+    assert parse(eml(headers={"Received": received})).session_login == "anna"
+
+
+def test_message_id_normalised_and_identity():
+    m = parse(eml(message_id="  <Abc.123@OurCo.Example>"))
+    assert m.message_id == "Abc.123@ourco.example" and m.identity == m.message_id
+    assert normalize_message_id("abc.123@ourco.example") == normalize_message_id("<abc.123@OURCO.example>")
+
+
+def test_once_1_identity_without_message_id_is_hash_of_bytes():
+    data = eml(message_id=None)
+    m = parse(data)
+    assert m.message_id == "" and m.identity.startswith("sha256:") and len(m.identity) == 71
+    assert parse(data).identity == m.identity
+    assert parse(data + b"x").identity != m.identity
+
+
+def test_date_is_timezone_aware_utc():
+    m = parse(eml(date="Mon, 01 Jun 2026 09:00:00 +0200"))
+    assert m.date.isoformat() == "2026-06-01T07:00:00+00:00"
+
+
+def test_lim_sizes_are_decoded_bytes_and_attachments_byte_for_byte():
+    blob = bytes(range(256)) * 40
+    m = parse(eml(body="x" * 5000 + "\n", attachments=[("a.bin", "application/octet-stream", blob), ("n.txt", "text/plain", b"caf\xc3\xa9\n")]))
+    assert m.body_bytes == 5001
+    assert [(a.filename, a.content_type, a.data) for a in m.attachments] == [
+        ("a.bin", "application/octet-stream", blob),
+        ("n.txt", "text/plain", b"caf\xc3\xa9\n"),
+    ]
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n", b"just some words without any header"])
+def test_rej_2_unreadable_bytes_raise_parse_error_not_anything_else(data):
+    with pytest.raises(ParseError):
+        parse(data)
+
+
+def test_header_mentions_sees_tagged_and_cased_addresses_in_headers_only():
+    addresses = frozenset({LOG})
+    assert header_mentions(b"To: x\r\nBcc: LOG+acme@Crm.Example.com\r\n\r\nbody", addresses)
+    assert not header_mentions(b"To: x\n\nlog@crm.example.com in the body", addresses)
+
+
+def test_rej_2_every_real_corpus_file_parses_or_raises_parse_error():
+    corpus_or_skip()
+    files = corpus_files()
+    assert len(files) > 800
+    parsed = failed = 0
+    slowest = 0.0
+    for path in files:
+        start = time.perf_counter()
+        try:
+            m = parse(path.read_bytes())
+            assert m.identity
+            parsed += 1
+        except ParseError:
+            failed += 1
+        slowest = max(slowest, time.perf_counter() - start)
+    print(f"corpus: {parsed} parsed, {failed} unreadable (ParseError), slowest {slowest:.3f}s")
+    assert parsed > 850

@@ -1,0 +1,350 @@
+"""The rule engine over values built in code: no files, no mocks. Test names cite rule ids."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from crmlog.attribution import attribute, session_user
+from crmlog.model import (
+    Accepted,
+    Address,
+    Attachment,
+    Code,
+    Contact,
+    Deal,
+    Duplicate,
+    Message,
+    Path,
+    Rejected,
+    Seat,
+    Settings,
+    Skipped,
+    Snapshot,
+    TeamInbox,
+    User,
+)
+from crmlog.rules import decide, is_never_logged
+
+LOG, FWD = "log@crm.example.com", "fwd@crm.example.com"
+SETTINGS = Settings(bcc=(LOG,), forward=(FWD,), max_body_bytes=1000, max_attachment_bytes=100)
+
+ANNA = User(id=1, email="anna@ourco.example", inboxes=(("anna@ourco.example", "2026-01-01T00:00:00+00:00"),), logins=("anna",))
+BEN = User(id=2, email="ben@ourco.example", seat=Seat.READ_ONLY)
+CARL = User(id=3, email="carl@ourco.example", personal_inbox_access=False)
+DORA = User(id=4, email="dora@ourco.example", aliases=("d.sales@ourco.example",), logins=("dora",))
+TEAM = Snapshot(
+    users=(ANNA, BEN, CARL, DORA),
+    team_inboxes=(TeamInbox(address="sales@ourco.example", connected_by="anna@ourco.example"),),
+)
+
+
+def addr(email: str, name: str = "") -> Address:
+    return Address(email=email, name=name)
+
+
+def message(**kw) -> Message:
+    base = dict(
+        identity="m1@ourco.example",
+        message_id="m1@ourco.example",
+        date=datetime(2026, 6, 1, 7, tzinfo=timezone.utc),
+        subject="Hello",
+        sender=addr("anna@ourco.example"),
+        to=(addr("li.wei@acme.example", "Li Wei"),),
+        bcc=(addr(LOG),),
+        text="hi",
+        body_bytes=2,
+    )
+    base.update(kw)
+    return Message(**base)
+
+
+def accepted(decision) -> Accepted:
+    assert isinstance(decision, Accepted), decision
+    return decision
+
+
+def rejected(decision, code: Code) -> Rejected:
+    assert isinstance(decision, Rejected), decision
+    assert decision.code == code
+    return decision
+
+
+# ------------------------------------------------------------------ ADDR
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(to=(addr(LOG),), bcc=()),
+        dict(cc=(addr(LOG),), bcc=()),
+        dict(bcc=(addr(LOG),)),
+        dict(bcc=(), envelope_to=(LOG,)),  # Delivered-To, X-Original-To, Received for, ...
+    ],
+    ids=["to", "cc", "bcc", "envelope"],
+)
+def test_addr_2_addressed_anywhere_is_considered(fields):
+    d = decide(message(**fields), TEAM, SETTINGS)
+    assert not isinstance(d, Skipped)
+
+
+def test_addr_2_not_addressed_is_skipped():
+    assert isinstance(decide(message(bcc=(), envelope_to=("other@crm.example.com",)), TEAM, SETTINGS), Skipped)
+
+
+def test_addr_3_forwarding_address_takes_the_forward_path():
+    d = decide(message(bcc=(), to=(addr(FWD),)), TEAM, SETTINGS)
+    assert isinstance(d, Rejected) and d.code == Code.FORWARD_NOT_RECOGNIZED
+
+
+def test_addr_3_bcc_address_takes_the_bcc_path():
+    assert accepted(decide(message(), TEAM, SETTINGS)).path == Path.BCC
+
+
+# ------------------------------------------------------------------ ATTR and SESSION
+
+
+@pytest.mark.parametrize(
+    "sender, session, users, expect_user, expect_rule, ambiguous",
+    [
+        ("sales@ourco.example", None, TEAM.users, "anna@ourco.example", "ATTR-T", False),
+        ("sales@ourco.example", DORA, TEAM.users, "dora@ourco.example", "ATTR-T", False),
+        ("anna@ourco.example", None, TEAM.users, "anna@ourco.example", "ATTR-1", False),
+        ("dora@ourco.example", None, TEAM.users, "dora@ourco.example", "ATTR-2", False),
+        ("d.sales@ourco.example", None, TEAM.users, "dora@ourco.example", "ATTR-3", False),
+    ],
+    ids=["ATTR-T-connector", "ATTR-T-session-user", "ATTR-1", "ATTR-2", "ATTR-3"],
+)
+def test_attr_single_match(sender, session, users, expect_user, expect_rule, ambiguous):
+    a = attribute(sender, users, TEAM.team_inboxes, session)
+    assert (a.user, a.rule, a.ambiguous) == (expect_user, expect_rule, ambiguous)
+
+
+def test_attr_1_personal_inbox_wins_over_account_email():
+    eve = User(id=5, email="shared@ourco.example")
+    fred = User(id=6, email="fred@ourco.example", inboxes=(("shared@ourco.example", "2026-01-01T00:00:00+00:00"),))
+    a = attribute("shared@ourco.example", (eve, fred), (), None)
+    assert (a.user, a.rule) == ("fred@ourco.example", "ATTR-1")
+
+
+SHARED = "shared@ourco.example"
+U_LATE = User(id=1, email="late@ourco.example", inboxes=((SHARED, "2026-03-01T00:00:00+00:00"),))
+U_EARLY = User(id=2, email="early@ourco.example", inboxes=((SHARED, "2026-01-01T00:00:00+00:00"),), logins=("early",))
+U_TIE = User(id=3, email="tie@ourco.example", inboxes=((SHARED, "2026-01-01T00:00:00+00:00"),))
+
+
+def test_attr_4_shared_inbox_earliest_connection_flagged_ambiguous():
+    a = attribute(SHARED, (U_LATE, U_TIE, U_EARLY), (), None)
+    assert (a.user, a.rule, a.ambiguous) == ("early@ourco.example", "ATTR-4", True)
+    assert set(a.candidates) == {"late@ourco.example", "early@ourco.example", "tie@ourco.example"}
+
+
+def test_attr_4_session_user_among_candidates_wins_not_ambiguous():
+    a = attribute(SHARED, (U_LATE, U_EARLY), (), U_LATE)
+    assert (a.user, a.rule, a.ambiguous) == ("late@ourco.example", "ATTR-4", False)
+
+
+def test_attr_4_never_random_same_answer_in_any_order():
+    answers = {attribute(SHARED, users, (), None).user for users in [(U_LATE, U_TIE, U_EARLY), (U_EARLY, U_TIE, U_LATE), (U_TIE, U_EARLY, U_LATE)]}
+    assert answers == {"early@ourco.example"}
+
+
+def test_attr_5_unknown_sender_rejected():
+    rejected(decide(message(sender=addr("stranger@evil.example")), TEAM, SETTINGS), Code.SENDER_NOT_A_USER)
+
+
+def test_attr_5_no_from_rejected():
+    rejected(decide(message(sender=None), TEAM, SETTINGS), Code.SENDER_NOT_A_USER)
+
+
+def test_attr_6_decision_records_rule_candidates_and_session():
+    d = accepted(decide(message(session_login="anna"), TEAM, SETTINGS))
+    assert d.attribution.rule == "ATTR-1"
+    assert d.attribution.candidates == ("anna@ourco.example",)
+    assert d.attribution.session_user == "anna@ourco.example"
+    assert "ATTR-6" in d.rules and "SESSION" in d.rules
+
+
+def test_session_from_ingest_user_option_beats_authenticated_sender():
+    d = accepted(decide(message(sender=addr("sales@ourco.example"), session_login="anna"), TEAM, SETTINGS, session_login="dora"))
+    assert d.attribution.user == "dora@ourco.example"
+
+
+def test_session_from_authenticated_sender_login():
+    d = accepted(decide(message(sender=addr("sales@ourco.example"), session_login="dora"), TEAM, SETTINGS))
+    assert (d.attribution.user, d.attribution.session_user) == ("dora@ourco.example", "dora@ourco.example")
+
+
+def test_session_unknown_login_is_no_session():
+    assert session_user(TEAM.users, "nobody") is None
+    assert session_user(TEAM.users, "") is None
+
+
+# ------------------------------------------------------------------ PERM
+
+
+def test_perm_1_read_only_seat_rejected():
+    rejected(decide(message(sender=addr("ben@ourco.example")), TEAM, SETTINGS), Code.READ_ONLY_SEAT)
+
+
+def test_perm_2_no_inbox_permission_rejected():
+    rejected(decide(message(sender=addr("carl@ourco.example")), TEAM, SETTINGS), Code.NO_INBOX_PERMISSION)
+
+
+# ------------------------------------------------------------------ BCC
+
+
+def test_bcc_1_to_and_cc_become_contacts_colleagues_and_logging_addresses_do_not():
+    m = message(
+        to=(addr("li.wei@acme.example", "Li Wei"), addr("dora@ourco.example"), addr(LOG)),
+        cc=(addr("hans@beispiel.de", "Hans"), addr("sales@ourco.example"), addr("d.sales@ourco.example")),
+    )
+    d = accepted(decide(m, TEAM, SETTINGS))
+    assert d.contacts == ("li.wei@acme.example", "hans@beispiel.de")
+    assert [(c.email, c.name, c.source) for c in d.new_contacts] == [
+        ("li.wei@acme.example", "Li Wei", "bcc-recipient"),
+        ("hans@beispiel.de", "Hans", "bcc-recipient"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern, address, never",
+    [
+        ("noreply@*", "noreply@acme.example", True),
+        ("example.org", "a@example.org", True),
+        ("example.org", "a@mail.example.org", True),
+        ("example.org", "a@notexample.org", False),
+        ("boss@acme.example", "boss@acme.example", True),
+        ("boss@acme.example", "li@acme.example", False),
+        ("*.gov", "x@agency.gov", True),
+    ],
+)
+def test_bcc_1_never_log_patterns(pattern, address, never):
+    assert is_never_logged(address, (pattern,)) is never
+
+
+def test_bcc_1_never_log_address_is_not_a_contact():
+    s = Settings(bcc=(LOG,), never_log=("noreply@*",))
+    m = message(to=(addr("noreply@acme.example"), addr("li.wei@acme.example")))
+    assert accepted(decide(m, TEAM, s)).contacts == ("li.wei@acme.example",)
+
+
+def test_bcc_2_bcc_only_recipient_gets_no_contact_nor_association():
+    existing = Snapshot(users=TEAM.users, contacts={"secret@acme.example": Contact(email="secret@acme.example")})
+    m = message(bcc=(addr(LOG), addr("secret@acme.example")))
+    d = accepted(decide(m, existing, SETTINGS))
+    assert "secret@acme.example" not in d.contacts
+    assert all(c.email != "secret@acme.example" for c in d.new_contacts)
+
+
+def test_bcc_3_existing_contact_company_and_five_newest_open_deals():
+    li = "li.wei@acme.example"
+    deals = tuple(
+        Deal(id=i, name=f"d{i}", stage=stage, created=f"2026-0{m}-01T00:00:00+00:00", contacts=(li,))
+        for i, stage, m in [
+            (1, "open", 1), (2, "open", 2), (3, "won", 9), (4, "open", 3), (5, "lost", 9),
+            (6, "open", 4), (7, "open", 5), (8, "open", 6), (9, "open", 6),
+        ]
+    ) + (Deal(id=10, name="other", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("x@y.example",)),)
+    view = Snapshot(users=TEAM.users, contacts={li: Contact(email=li, company="acme-group.example")}, deals=deals)
+    d = accepted(decide(message(), view, SETTINGS))
+    assert d.new_contacts == ()
+    assert d.companies == ("acme-group.example",)
+    assert d.deals == (8, 9, 7, 6, 4)  # newest first, ties by id; won/lost and others' deals left out
+
+
+def test_bcc_4_only_colleagues_rejected_no_recipients():
+    rejected(decide(message(to=(addr("dora@ourco.example"),)), TEAM, SETTINGS), Code.NO_RECIPIENTS)
+
+
+def test_bcc_4_only_bcc_recipients_rejected_no_recipients():
+    rejected(decide(message(to=(), bcc=(addr(LOG), addr("li@acme.example"))), TEAM, SETTINGS), Code.NO_RECIPIENTS)
+
+
+# ------------------------------------------------------------------ COMP
+
+
+@pytest.mark.parametrize(
+    "email, company",
+    [
+        ("li@mail.acme.co.uk", "acme.co.uk"),
+        ("li@acme.example.com", "example.com"),
+        ("maria@gmail.com", None),
+        ("wang@qq.com", None),
+        ("hans@web.de", None),
+        ("x@localhost", None),
+    ],
+)
+def test_comp_1_company_from_registrable_domain_unless_free_mail(email, company):
+    d = accepted(decide(message(to=(addr(email),)), TEAM, SETTINGS))
+    assert d.new_contacts[0].company == company
+    assert d.companies == ((company,) if company else ())
+
+
+def test_comp_1_can_be_turned_off():
+    s = Settings(bcc=(LOG,), auto_create_companies=False)
+    d = accepted(decide(message(to=(addr("li@acme.co.uk"),)), TEAM, s))
+    assert d.new_contacts[0].company is None and d.companies == ()
+
+
+# ------------------------------------------------------------------ LIM
+
+
+def test_lim_1_body_over_limit_rejected():
+    rejected(decide(message(body_bytes=1001), TEAM, SETTINGS), Code.BODY_TOO_LARGE)
+
+
+def test_lim_1_body_at_limit_logged():
+    accepted(decide(message(body_bytes=1000), TEAM, SETTINGS))
+
+
+def test_lim_2_attachment_over_limit_dropped_rest_kept_lim_3():
+    small = Attachment(filename="a.txt", content_type="text/plain", data=b"x" * 100)
+    big = Attachment(filename="b.bin", content_type="application/octet-stream", data=b"y" * 101)
+    d = accepted(decide(message(attachments=(small, big)), TEAM, SETTINGS))
+    assert d.kept_attachments == (small,)
+    assert d.dropped_attachments == (big,)
+    assert "LIM-2" in d.rules
+
+
+# ------------------------------------------------------------------ ONCE
+
+
+def test_once_1_already_logged_identity_is_a_duplicate():
+    view = Snapshot(users=TEAM.users, logged=frozenset({"m1@ourco.example"}))
+    assert isinstance(decide(message(), view, SETTINGS), Duplicate)
+
+
+# ------------------------------------------------------------------ SEC-4 (setting)
+
+
+def test_sec_4_delivered_copy_without_authentication_rejected_when_required():
+    s = Settings(bcc=(LOG,), require_authenticated_sender=True)
+    rejected(decide(message(bcc=(), envelope_to=(LOG,)), TEAM, s), Code.UNAUTHENTICATED_SENDER)
+    accepted(decide(message(bcc=(), envelope_to=(LOG,), session_login="anna"), TEAM, s))
+    accepted(decide(message(), TEAM, s))  # the sender's own Sent copy
+
+
+# ------------------------------------------------------------------ properties
+
+
+emails = st.sampled_from(["anna@ourco.example", "ben@ourco.example", "sales@ourco.example", "li@acme.example", LOG, FWD, "x@gmail.com", "d.sales@ourco.example"])
+addresses = st.builds(Address, email=emails, name=st.text(max_size=5))
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(
+    sender=st.none() | addresses,
+    to=st.lists(addresses, max_size=3).map(tuple),
+    cc=st.lists(addresses, max_size=3).map(tuple),
+    bcc=st.lists(addresses, max_size=3).map(tuple),
+    env=st.lists(emails, max_size=2).map(tuple),
+    login=st.sampled_from(["", "anna", "dora", "nobody"]),
+    body=st.integers(min_value=0, max_value=2000),
+)
+def test_decide_is_total_and_deterministic(sender, to, cc, bcc, env, login, body):
+    m = message(sender=sender, to=to, cc=cc, bcc=bcc, envelope_to=env, session_login=login, body_bytes=body)
+    first = decide(m, TEAM, SETTINGS)
+    assert isinstance(first, (Accepted, Rejected, Skipped, Duplicate))
+    assert decide(m, TEAM, SETTINGS) == first

@@ -1,0 +1,142 @@
+"""The store on real files: atomic batched writes, refusal of bad databases, the writer lock,
+owner-only modes. The lock test holds the lock from another real process."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from crmlog.errors import DataError, LockBusy
+from crmlog.store import SCHEMA_VERSION, Store
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def add_anna(store: Store) -> None:
+    store.add_user(email="anna@ourco.example", name="Anna", inboxes=[], aliases=[], logins=[], seat="full", permission=True, now=NOW)
+
+
+def test_once_3_nothing_reaches_disk_before_commit_then_all_at_once(tmp_path):
+    db = tmp_path / "crm.json"
+    with Store.writer(db) as store:
+        add_anna(store)
+        store.add_contact(email="li@acme.example", name="Li", source="bcc-recipient", company="acme.example", now=NOW)
+        assert not db.exists()
+        store.commit()
+    data = json.loads(db.read_text())
+    assert [d["email"] for d in data["users"].values()] == ["anna@ourco.example"]
+    assert [d["email"] for d in data["contacts"].values()] == ["li@acme.example"]
+    assert [d["domain"] for d in data["companies"].values()] == ["acme.example"]
+    assert data["meta"]["1"]["schema"] == SCHEMA_VERSION
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_once_3_failed_write_leaves_old_database_whole(tmp_path, monkeypatch):
+    db = tmp_path / "crm.json"
+    with Store.writer(db) as store:
+        add_anna(store)
+        store.commit()
+    before = db.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    with Store.writer(db) as store:
+        store.add_contact(email="li@acme.example", name="", source="bcc-recipient", company=None, now=NOW)
+        monkeypatch.setattr(os, "replace", boom)
+        with pytest.raises(DataError, match="No space left"):
+            store.commit()
+    assert db.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"users": {"1": {"email": "a@b.c"', "corrupt"),
+        (b"\x00\x00garbage", "corrupt"),
+        (b'{"meta": {"1": {"schema": 99}}}', "schema version 99"),
+        (b'{"_default": {}}', "schema version None"),
+        (b"[1, 2]", "not a crmlog database"),
+    ],
+)
+def test_corrupt_or_unknown_schema_database_refused_and_untouched(tmp_path, content, message):
+    db = tmp_path / "crm.json"
+    db.write_bytes(content)
+    for opener in (Store.reader, Store.writer):
+        with pytest.raises(DataError, match=message) as err:
+            opener(db)
+        assert err.value.exit_code == 65
+    assert db.read_bytes() == content
+
+
+def test_sec_3_database_attachments_and_lock_are_owner_only(tmp_path):
+    from crmlog.model import Attachment
+
+    db = tmp_path / "data" / "crm.json"
+    with Store.writer(db) as store:
+        store._store_attachment(Attachment(filename="../../x", content_type="text/plain", data=b"hello"))
+        add_anna(store)
+        store.commit()
+    for p in (db, db.parent, store.attachments_dir, *store.attachments_dir.iterdir()):
+        assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
+
+
+def test_sec_1_attachment_stored_by_content_hash_never_by_its_name(tmp_path):
+    from crmlog.model import Attachment
+
+    db = tmp_path / "crm.json"
+    with Store.writer(db) as store:
+        rec = store._store_attachment(Attachment(filename="../../etc/passwd", content_type="text/plain", data=b"x"))
+    assert rec["sha256"] == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+    assert [p.name for p in store.attachments_dir.iterdir()] == [rec["sha256"]]
+    assert not (tmp_path.parent / "etc").exists()
+
+
+HOLD_LOCK = """
+import sys, filelock
+lock = filelock.FileLock(sys.argv[1], mode=0o600)
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_once_4_second_writer_waits_then_gives_up_with_75_and_lock_dies_with_holder(tmp_path):
+    db = tmp_path / "crm.json"
+    with Store.writer(db) as store:
+        add_anna(store)
+        store.commit()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db) + ".lock"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockBusy) as err:
+            Store.writer(db, lock_timeout=0.2)
+        assert err.value.exit_code == 75
+        holder.kill()  # SIGKILL: the OS lock goes with the process
+        holder.wait()
+        with Store.writer(db, lock_timeout=5) as store:
+            assert [u.email for u in store.view().users] == ["anna@ourco.example"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_readers_never_take_the_lock_nor_create_a_database(tmp_path):
+    db = tmp_path / "nothing" / "crm.json"
+    store = Store.reader(db)
+    assert store.all("emails") == []
+    assert not db.parent.exists()
+
+
+def test_dry_run_writer_writes_nothing(tmp_path):
+    db = tmp_path / "crm.json"
+    with Store.writer(db, dry_run=True) as store:
+        add_anna(store)
+        store.commit()
+    assert list(tmp_path.iterdir()) == []
