@@ -283,6 +283,8 @@ def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, as_jso
             lock_timeout=lock_timeout,
             progress=tick,
         )
+    for problem in summary.problems:
+        render.warn(problem)
     if as_json:
         render.emit_json(summary.as_json())
     elif not quiet:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import rules, sources
-from .model import Accepted, Code, Decision, Duplicate, Message, RawMessage, Rejected, Settings, Skipped
+from .model import Accepted, Code, Decision, Duplicate, Message, RawMessage, Rejected, Settings, Skipped, Unreadable
 from .parsing import ParseError, header_mentions, parse
 from .store import Store
 
@@ -25,10 +25,12 @@ class Summary:
     duplicates: int = 0
     contacts_created: int = 0
     notices: int = 0
+    unreadable: int = 0
     rejections: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
 
     def as_json(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__slots__ if k != "rejections"}
+        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems")}
         out["rejections"] = dict(sorted(self.rejections.items()))
         return out
 
@@ -87,6 +89,10 @@ def ingest(
                 return reprocess or not store.seen(source, key)
 
             for raw in folder.messages(wanted):
+                if isinstance(raw, Unreadable):
+                    summary.unreadable += 1
+                    summary.problems.append(f"cannot read {raw.reason}; it will be tried again next run")
+                    continue
                 message, decision = decide_raw(raw, store, settings, session_login)
                 created = store.apply(raw, message, decision, now=clock())
                 summary.count(decision, created)

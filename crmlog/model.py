@@ -93,6 +93,16 @@ class RawMessage:
 
 
 @dataclass(**_FROZEN)
+class Unreadable:
+    """A message that was listed but could not be read (permissions, I/O): not decided on,
+    so the next run tries it again."""
+
+    source: str
+    key: str
+    reason: str
+
+
+@dataclass(**_FROZEN)
 class Attachment:
     filename: str
     content_type: str

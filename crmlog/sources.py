@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import MailboxError
-from .model import RawMessage
+from .model import RawMessage, Unreadable
 
 FORMATS = ("auto", "maildir", "mbox")
 _INFO = re.compile(r"[:!;]2,")  # the info suffix: ":2,FLAGS" (Dovecot on some systems: "!2,", ";2,")
@@ -25,8 +25,9 @@ class Folder:
     source: str  # the folder's resolved path; stored with what is decided on
     kind: str  # maildir | mbox
 
-    def messages(self, wanted: Callable[[str], bool]) -> Iterator[RawMessage]:
-        """The messages whose key `wanted` accepts, read one at a time."""
+    def messages(self, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
+        """The messages whose key `wanted` accepts, read one at a time; an Unreadable where
+        one was listed and could not be read."""
         reader = _maildir_messages if self.kind == "maildir" else _mbox_messages
         return reader(self.source, wanted)
 
@@ -105,7 +106,7 @@ def _maildir_folders(root: Path) -> list[Path]:
     return found
 
 
-def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage]:
+def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
     root = Path(source)
     for sub in ("new", "cur"):  # new/ first: a message moved to cur/ meanwhile is met again
         try:
@@ -125,16 +126,24 @@ def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[Ra
                     data = fh.read()
             except (FileNotFoundError, IsADirectoryError):
                 continue  # moved or deleted since listed: met again where it went
+            except OSError as exc:
+                yield Unreadable(source=source, key=key, reason=f"{e.path}: {exc.strerror}")
+                continue
             yield RawMessage(source=source, key=key, data=data)
 
 
 # ---------------------------------------------------------------- mbox
 
 
-def _mbox_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage]:
+def _mbox_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
     """Stream an mbox: a line starting with "From " opens a message (as the stdlib mailbox
     module reads it); the key is the message's byte span, which appends do not move."""
-    with open(source, "rb") as fh:
+    try:
+        fh = open(source, "rb")
+    except OSError as exc:
+        yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
+        return
+    with fh:
         start, lines = None, []
         offset = 0
 

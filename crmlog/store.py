@@ -232,6 +232,7 @@ class Store:
             for c in deal.contacts:
                 self._deals_by_contact.setdefault(c, []).append(deal)
         self._logged = {d["identity"] for d in self.db.table("emails").all()}
+        self._rejected = {d["identity"] for d in self.db.table("rejections").all()}
         self._seen = {(d["source"], d["key"]) for d in self.db.table("seen").all()}
         self._pending: dict[str, list[dict]] = {}
 
@@ -355,10 +356,11 @@ class Store:
 
     def _queue_rejection(self, doc: dict) -> None:
         # One rejection per message (REJ-1): a later copy replaces the earlier record.
-        self.flush_pending()
-        table = self.db.table("rejections")
-        table.remove(Query().identity == doc["identity"])
-        table.insert(doc)
+        if doc["identity"] in self._rejected:
+            self.flush_pending()
+            self.db.table("rejections").remove(Query().identity == doc["identity"])
+        self._queue("rejections", doc)
+        self._rejected.add(doc["identity"])
 
     def _apply_accepted(self, raw: RawMessage, message: Message, d: Accepted, now: datetime) -> int:
         created = sum(
@@ -366,8 +368,10 @@ class Store:
             for c in d.new_contacts
         )
         # A message rejected before (say, before its sender was a user) is logged now.
-        if self.db.table("rejections").contains(Query().identity == message.identity):
+        if message.identity in self._rejected:
+            self.flush_pending()
             self.db.table("rejections").remove(Query().identity == message.identity)
+            self._rejected.discard(message.identity)
         attachments = [self._store_attachment(a) for a in d.kept_attachments]
         attachments += [_attachment_record(a, stored=False) for a in d.dropped_attachments]
         a = d.attribution

@@ -1,0 +1,114 @@
+"""The ingest shell over real Maildirs: every addressed message ends logged or rejected (never
+both, never neither), a second run changes nothing, unreadable files are retried."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import LOG, eml, make_maildir
+from crmlog.ingest import ingest
+from crmlog.model import Settings
+from crmlog.store import Store
+
+SETTINGS = Settings(bcc=(LOG,), forward=("fwd@crm.example.com",), max_attachment_bytes=50)
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def team_db(path: Path) -> Path:
+    with Store.writer(path) as store:
+        for email, seat in (("anna@ourco.example", "full"), ("ben@ourco.example", "read-only")):
+            store.add_user(email=email, name="", inboxes=[email], aliases=[], logins=[], seat=seat, permission=True, now=NOW)
+        store.commit()
+    return path
+
+
+senders = st.sampled_from(["anna@ourco.example", "ben@ourco.example", "stranger@x.example"])
+recipients = st.sampled_from(["li@acme.example", "maria@gmail.com", "anna@ourco.example", "", "noreply@acme.example"])
+one_message = st.fixed_dictionaries(
+    {
+        "frm": senders,
+        "to": recipients,
+        "bcc": st.sampled_from([None, LOG, "LOG+x@crm.example.com", "other@crm.example.com"]),
+        "delivered": st.booleans(),
+        "mid": st.integers(min_value=0, max_value=6),
+        "attach": st.sampled_from([0, 10, 100]),
+        "folder": st.sampled_from(["", ".Sent"]),
+    }
+)
+
+
+def build(spec: dict) -> tuple[str, bytes]:
+    headers = {"Delivered-To": LOG} if spec["delivered"] else None
+    attachments = [("a.bin", "application/octet-stream", b"x" * spec["attach"])] if spec["attach"] else []
+    data = eml(frm=spec["frm"], to=spec["to"] or None, bcc=spec["bcc"], headers=headers, message_id=f"<m{spec['mid']}@x>", attachments=attachments)
+    return spec["folder"], data
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(one_message, min_size=1, max_size=12))
+def test_every_addressed_message_ends_logged_or_rejected_and_rerun_changes_nothing(specs):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        layout: dict[str, list] = {"": [], ".Sent": []}
+        for i, spec in enumerate(specs):
+            folder, data = build(spec)
+            layout[folder].append((f"{i}.msg", data))
+        box = make_maildir(tmp / "M", layout)
+        db = team_db(tmp / "crm.json")
+        s = ingest([box], settings=SETTINGS, db_path=db)
+        assert s.scanned == len(specs) == s.addressed + s.skipped
+        assert s.addressed == s.logged + s.rejected + s.duplicates
+        data = json.loads(db.read_text())
+        emails = list(data.get("emails", {}).values())
+        rejections = list(data.get("rejections", {}).values())
+        assert len(emails) == s.logged
+        logged_ids = {e["identity"] for e in emails}
+        assert len(logged_ids) == len(emails)  # ONCE-1
+        assert not logged_ids & {r["identity"] for r in rejections}  # never both
+        before = db.read_bytes()
+        again = ingest([box], settings=SETTINGS, db_path=db)
+        assert (again.scanned, again.logged) == (0, 0)  # ONCE-2
+        assert db.read_bytes() == before
+
+
+def test_once_3_batches_commit_whole_prefixes(tmp_path):
+    msgs = [(f"{i}", eml(bcc=LOG, message_id=f"<b{i}@x>", to=f"c{i}@acme.example")) for i in range(7)]
+    box = make_maildir(tmp_path / "M", {"": msgs})
+    db = team_db(tmp_path / "crm.json")
+    seen_sizes = []
+
+    def progress():
+        if db.exists():
+            data = json.loads(db.read_text())
+            seen_sizes.append((len(data.get("emails", {})), len(data.get("seen", {}))))
+
+    ingest([box], settings=SETTINGS, db_path=db, batch_size=3, progress=progress)
+    # on disk, e-mails and their seen marks always move together, three at a time
+    assert sorted(set(seen_sizes)) == [(0, 0), (3, 3), (6, 6)]
+    assert len(json.loads(db.read_text())["emails"]) == 7
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files of mode 000, so none is unreadable here")
+def test_unreadable_message_is_reported_and_tried_again_next_run(tmp_path):
+    box = make_maildir(tmp_path / "M", {"": [("a", eml(bcc=LOG))]})
+    (box / "new" / "a").chmod(0)
+    db = team_db(tmp_path / "crm.json")
+    s = ingest([box], settings=SETTINGS, db_path=db)
+    assert (s.unreadable, s.logged) == (1, 0) and "cannot read" in s.problems[0]
+    (box / "new" / "a").chmod(0o600)
+    assert ingest([box], settings=SETTINGS, db_path=db).logged == 1
+
+
+def test_vanished_message_is_not_marked_seen(tmp_path):
+    box = make_maildir(tmp_path / "M", {"": [("a", eml(bcc=LOG))]})
+    os.symlink(box / "new" / "gone-target", box / "new" / "b")  # listed, but nothing to read
+    db = team_db(tmp_path / "crm.json")
+    s = ingest([box], settings=SETTINGS, db_path=db)
+    assert (s.scanned, s.logged) == (1, 1)
+    assert [d["key"] for d in json.loads(db.read_text())["seen"].values()] == ["a"]
