@@ -2,9 +2,6 @@
 that imports click. Every fatal error passes through CrmlogGroup.invoke, once."""
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -13,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import config, render, views
-from .errors import CrmlogError, NotFound, UsageError
+from .errors import CrmlogError, UsageError
 from .ingest import ingest as run_ingest
 from .model import normalize_email
 from .store import Store
@@ -354,7 +351,7 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     """Show one logged e-mail (by id or Message-ID)."""
     store = env.reader()
     row = views.email_detail(store, id_or_message_id)
-    saved = _save_attachments(store, row["attachments"], Path(save_dir)) if save_dir else []
+    saved = store.save_attachments(row["attachments"], Path(save_dir)) if save_dir else []
     if as_json:
         render.emit_json({**row, "saved": [str(p) for p in saved]} if save_dir else row)
         return
@@ -363,37 +360,6 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     render.text(row["text"] or row["html"])
     for p in saved:
         render.text(f"saved {p}")
-
-
-_UNSAFE = re.compile(r"[^\w.\- ()\[\]+,@=]+", re.UNICODE)
-
-
-def safe_filename(name: str, fallback: str) -> str:
-    """A file name from a message, made harmless: no directories, no dot files (SEC-1)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("_", base).strip(" .")[:200]
-    return base or fallback
-
-
-def _save_attachments(store: Store, attachments: list[dict], target: Path) -> list[Path]:
-    target.mkdir(parents=True, exist_ok=True)
-    saved, used = [], set()
-    for a in attachments:
-        if not a.get("stored"):
-            continue
-        name = safe_filename(a.get("filename") or "", f"attachment-{a['sha256'][:12]}")
-        stem, dot, ext = name.rpartition(".")
-        n = 1
-        while name in used or (target / name).exists():
-            n += 1
-            name = f"{stem}-{n}.{ext}" if dot and stem else f"{name}-{n}"
-        used.add(name)
-        src = store.attachment_path(a["sha256"])
-        if not src.exists():
-            raise NotFound(f"attachment {a['sha256']} is missing from the store {store.attachments_dir}")
-        shutil.copyfile(src, target / name)
-        saved.append(target / name)
-    return saved
 
 
 # ------------------------------------------------------------------ what was not logged

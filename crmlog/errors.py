@@ -21,6 +21,13 @@ class MailboxError(CrmlogError):
     exit_code = 66
 
 
+class StorageIOError(CrmlogError):
+    """The database or attachment store cannot be read or written: an unwritable data
+    directory, a full disk (EX_IOERR). Whatever was on disk before is left whole."""
+
+    exit_code = 74
+
+
 class LockBusy(CrmlogError):
     """Another run holds the lock (EX_TEMPFAIL)."""
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path as FsPath
@@ -22,7 +24,7 @@ import filelock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .errors import DataError, LockBusy, NotFound, UsageError
+from .errors import DataError, LockBusy, NotFound, StorageIOError, UsageError
 from .model import (
     Accepted,
     Attachment,
@@ -110,7 +112,7 @@ def _load(path: FsPath) -> dict:
     except FileNotFoundError:
         return {"meta": {"1": {"schema": SCHEMA_VERSION}}}
     except OSError as exc:
-        raise DataError(f"cannot read the database {path}: {exc.strerror}") from None
+        raise StorageIOError(f"cannot read the database {path}: {exc.strerror}") from None
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -167,7 +169,7 @@ class Store:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             except OSError as exc:
-                raise DataError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
+                raise StorageIOError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
             self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout, mode=0o600)
             try:
                 self._lock.acquire()
@@ -176,7 +178,7 @@ class Store:
                     f"another crmlog run holds the lock {self.path}.lock; gave up after {lock_timeout:g}s"
                 ) from None
             except OSError as exc:
-                raise DataError(f"cannot lock the database {self.path}: {exc.strerror}") from None
+                raise StorageIOError(f"cannot lock the database {self.path}: {exc.strerror}") from None
         try:
             self._storage = AtomicJSONStorage(str(self.path), _load(self.path))
         except BaseException:
@@ -211,7 +213,9 @@ class Store:
             try:
                 self._storage.flush()
             except OSError as exc:
-                raise DataError(f"cannot write the database {self.path}: {exc.strerror}") from None
+                raise StorageIOError(
+                    f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
+                ) from None
             if not self.path.exists():
                 return
             os.chmod(self.path, 0o600)
@@ -426,9 +430,51 @@ class Store:
         if self.writing:
             target = self.attachment_path(record["sha256"])
             if not target.exists():
-                self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
-                write_file_atomically(target, a.data)
+                try:
+                    self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
+                    write_file_atomically(target, a.data)
+                except OSError as exc:
+                    raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
         return record
+
+    def save_attachments(self, attachments: list[dict], target: FsPath) -> list[FsPath]:
+        """Copy stored attachments into `target` under safe, distinct names (SEC-1)."""
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageIOError(f"cannot create {target}: {exc.strerror}") from None
+        saved: list[FsPath] = []
+        for a in attachments:
+            if not a.get("stored"):
+                continue
+            src = self.attachment_path(a["sha256"])
+            if not src.exists():
+                raise NotFound(f"attachment {a['sha256']} is missing from the store {self.attachments_dir}")
+            name = safe_filename(a.get("filename") or "", f"attachment-{a['sha256'][:12]}")
+            stem, dot, ext = name.rpartition(".")
+            if not (dot and stem):
+                stem, ext = name, ""
+            n = 1
+            while (target / name).exists():
+                n += 1
+                name = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+            try:
+                shutil.copyfile(src, target / name)
+            except OSError as exc:
+                raise StorageIOError(f"cannot write {target / name}: {exc.strerror}") from None
+            saved.append(target / name)
+        return saved
+
+
+_UNSAFE = re.compile(r"[^\w.\- ()\[\]+,@=]+")
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    """A file name from a message made harmless: no directories, no dot files, no control
+    characters, at most 200 characters (SEC-1)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).strip(" ._")[:200]
+    return base or fallback
 
 
 def _attachment_record(a: Attachment, *, stored: bool) -> dict:

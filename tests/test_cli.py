@@ -119,13 +119,15 @@ def test_emails_show_and_sec_1_save_attachments_under_safe_names(team, tmp_path)
         ("../../evil.sh", "text/plain", b"echo owned\n"),
         ("/etc/passwd", "text/plain", b"root\n"),
         (".hidden", "text/plain", b"h\n"),
+        ("..\\..\\evil.sh", "text/plain", b"second\n"),
     ]))]})
     assert team.json("ingest", box)["logged"] == 1
     out = tmp_path / "saved"
     shown = team.json("emails", "show", "<m1@ourco.example>", "--save-attachments", out)
     assert shown["subject"] == "Hello" and shown["text"].startswith("Hello there")
-    assert sorted(p.name for p in out.iterdir()) == ["evil.sh", "hidden", "passwd"]
+    assert sorted(p.name for p in out.iterdir()) == ["evil-2.sh", "evil.sh", "hidden", "passwd"]
     assert (out / "evil.sh").read_bytes() == b"echo owned\n"
+    assert (out / "evil-2.sh").read_bytes() == b"second\n"
     assert not (tmp_path / "evil.sh").exists()
     human = team("emails", "show", "1")
     assert "Hello there" in human.stdout
@@ -266,3 +268,15 @@ def test_sec_3_init_writes_owner_only_config_and_refuses_to_overwrite(cli):
     cli.init("--force")
     text = cli.config.read_text()
     assert LOG in text and FWD in text
+
+
+def test_exit_74_data_directory_cannot_be_created(tmp_path):
+    from conftest import Cli
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    cli = Cli(tmp_path)
+    cli.db = blocker / "crm.json"
+    r = cli("users", "add", "anna@ourco.example", expect=74)
+    assert "cannot create the data directory" in r.stderr and "Traceback" not in r.stderr
+    assert blocker.read_text() == "a file where the data directory should be"

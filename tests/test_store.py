@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crmlog.errors import DataError, LockBusy
+from crmlog.errors import DataError, LockBusy, StorageIOError
 from crmlog.store import SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -49,8 +49,9 @@ def test_once_3_failed_write_leaves_old_database_whole(tmp_path, monkeypatch):
     with Store.writer(db) as store:
         store.add_contact(email="li@acme.example", name="", source="bcc-recipient", company=None, now=NOW)
         monkeypatch.setattr(os, "replace", boom)
-        with pytest.raises(DataError, match="No space left"):
+        with pytest.raises(StorageIOError, match="No space left") as err:
             store.commit()
+        assert err.value.exit_code == 74
     assert db.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
