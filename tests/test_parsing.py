@@ -123,3 +123,28 @@ def test_rej_2_every_real_corpus_file_parses_or_raises_parse_error():
         slowest = max(slowest, time.perf_counter() - start)
     print(f"corpus: {parsed} parsed, {failed} unreadable (ParseError), slowest {slowest:.3f}s")
     assert parsed > 850
+
+
+def test_rej_2_every_real_corpus_message_goes_through_the_whole_rule_book():
+    """Each corpus message, made addressed to us by taking its own first recipient as the
+    BCC address and its sender as a user, runs through every rule without an exception."""
+    from crmlog.model import Accepted, Rejected, Settings, Snapshot, User
+    from crmlog.rules import decide
+
+    corpus_or_skip()
+    outcomes: dict[str, int] = {}
+    for path in corpus_files():
+        try:
+            m = parse(path.read_bytes())
+        except ParseError:
+            continue
+        recipients = m.all_recipients()
+        if not recipients:
+            continue
+        users = (User(id=1, email=m.sender.email),) if m.sender else ()
+        d = decide(m, Snapshot(users=users), Settings(bcc=(recipients[0],)))
+        assert isinstance(d, (Accepted, Rejected))
+        key = "accepted" if isinstance(d, Accepted) else str(d.code)
+        outcomes[key] = outcomes.get(key, 0) + 1
+    print("corpus through decide:", outcomes)
+    assert outcomes.get("accepted", 0) > 200 and sum(outcomes.values()) > 750
