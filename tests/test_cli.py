@@ -280,3 +280,22 @@ def test_exit_74_data_directory_cannot_be_created(tmp_path):
     r = cli("users", "add", "anna@ourco.example", expect=74)
     assert "cannot create the data directory" in r.stderr and "Traceback" not in r.stderr
     assert blocker.read_text() == "a file where the data directory should be"
+
+
+def test_rej_2_whole_real_corpus_ingested_end_to_end_without_a_crash(team, tmp_path):
+    """Every corpus file, delivered to the logging address (a Delivered-To line prepended as
+    a mail server would) and sent by a user (a From line before its own), through the real
+    command: every one decided, most logged with their real recipients and attachments."""
+    from conftest import corpus_files, corpus_or_skip
+
+    corpus_or_skip()
+    files = corpus_files()
+    items = [(f"{i}.corpus", b"Delivered-To: log@crm.example.com\nFrom: anna@ourco.example\n" + p.read_bytes()) for i, p in enumerate(files)]
+    box = make_maildir(tmp_path / "Corpus", {"": items})
+    s = team.json("ingest", box)
+    print("corpus ingest:", s)
+    assert s["scanned"] == s["addressed"] == len(files)
+    assert s["logged"] + s["rejected"] + s["duplicates"] == len(files)
+    assert s["rejections"].get("unparseable", 0) < 10
+    assert s["logged"] > 250 and s["contacts_created"] > 250
+    assert len(team.json("rejections")) + len(team.json("emails", "list")) <= len(files)
