@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import rules, sources
-from .model import Accepted, Code, Decision, Duplicate, Message, RawMessage, Rejected, Settings, Skipped, Unreadable
+from .model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Settings, Skipped, Unreadable
 from .parsing import ParseError, header_mentions, parse
 from .store import Store
 
@@ -59,9 +59,7 @@ def decide_raw(raw: RawMessage, store: Store, settings: Settings, session_login:
     try:
         message = parse(raw.data)
     except ParseError as exc:
-        return None, Rejected(
-            code=Code.UNPARSEABLE, reason=f"the message could not be read as e-mail (broken headers or MIME structure): {exc}", rules=("REJ-2",)
-        )
+        return exc.partial, rules.decide_unparseable(exc.partial, str(exc), store.view())
     return message, rules.decide(message, store.view(), settings, session_login=session_login)
 
 

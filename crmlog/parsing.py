@@ -6,6 +6,9 @@ import binascii
 import logging
 import re
 from datetime import timezone
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
 
 import mailparser
 from mailparser.utils import get_addresses
@@ -30,7 +33,12 @@ logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd 
 
 
 class ParseError(Exception):
-    """The bytes are not a message we can read (REJ-2)."""
+    """The bytes are not a message we can read (REJ-2). `partial` holds what its header block
+    still tells (identity, Message-ID, sender, date, subject), for the rejection record."""
+
+    def __init__(self, reason: str, partial: Message | None = None):
+        super().__init__(reason)
+        self.partial = partial
 
 
 def parse(data: bytes) -> Message:
@@ -42,10 +50,33 @@ def parse(data: bytes) -> Message:
     try:
         mp = mailparser.parse_from_bytes(data)
         return _message(mp, data)
-    except ParseError:
-        raise
+    except ParseError as exc:
+        raise ParseError(str(exc), _headers_only(data)) from exc
     except Exception as exc:  # mail-parser raises far more than its own error classes
-        raise ParseError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise ParseError(f"{type(exc).__name__}: {exc}"[:300], _headers_only(data)) from exc
+
+
+def _headers_only(data: bytes) -> Message | None:
+    """The little a broken message's header block tells, read by the stdlib alone."""
+    try:
+        h = BytesHeaderParser(policy=compat32).parsebytes(data)
+        sender = getaddresses([str(v) for v in h.get_all("from", [])])
+        email = normalize_email(sender[0][1]) if sender else ""
+        message_id = normalize_message_id(str(h.get("message-id") or ""))
+        try:
+            date = parsedate_to_datetime(str(h.get("date"))).astimezone(timezone.utc) if h.get("date") else None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            date = None
+        return Message(
+            identity=message_id or raw_identity(data),
+            message_id=message_id,
+            date=date,
+            subject=str(h.get("subject") or "")[:500],
+            sender=Address(email=email) if email else None,
+            defects=("unparseable",),
+        )
+    except Exception:  # the stdlib gave up too: nothing to tell
+        return None
 
 
 def header_mentions(data: bytes, addresses: frozenset[str]) -> bool:

@@ -172,6 +172,18 @@ def decide(
     )
 
 
+def decide_unparseable(partial: Message | None, problem: str, view: CrmView) -> Decision:
+    """REJ-2: a message addressed to us that cannot be parsed is rejected `unparseable`,
+    unless its Message-ID shows it is a copy of one logged already (ONCE-1)."""
+    if partial is not None and view.is_logged(partial.identity):
+        return Duplicate(identity=partial.identity)
+    return Rejected(
+        code=Code.UNPARSEABLE,
+        reason=f"the message could not be read as e-mail (broken headers or MIME structure): {problem}",
+        rules=("REJ-2",),
+    )
+
+
 def _bcc_recipients(message: Message, view: CrmView, settings: Settings) -> tuple[Address, ...]:
     excluded = settings.logging_addresses | team_addresses(view)
     out: dict[str, Address] = {}

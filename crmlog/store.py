@@ -216,9 +216,6 @@ class Store:
                 raise StorageIOError(
                     f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
                 ) from None
-            if not self.path.exists():
-                return
-            os.chmod(self.path, 0o600)
 
     # ------------------------------------------------------------ indexes
 

@@ -184,7 +184,8 @@ def test_session_user_option_attributes_team_inbox_mail(team, tmp_path):
 
 
 BROKEN_MIME = (  # nested boundaries that end inside each other: mail-parser cannot read it
-    b'Bcc: log@crm.example.com\nFrom: anna@ourco.example\nTo: li@acme.example\n'
+    b'Bcc: log@crm.example.com\nFrom: anna@ourco.example\nTo: li@acme.example\nMessage-ID: <broken@x>\n'
+    b'Date: Mon, 01 Jun 2026 09:00:00 +0200\n'
     b'Content-Type: multipart/mixed; boundary="ab"\n\n--ab\nContent-Type: multipart/mixed; boundary="a"\n\n'
     b'--ab\nContent-Type: text/plain\n\n--a\n\n'
 )
@@ -196,6 +197,7 @@ def test_rej_2_unparseable_message_addressed_to_us_is_rejected_not_a_crash(team,
     assert (s["scanned"], s["addressed"], s["skipped"], s["rejections"]) == (2, 1, 1, {"unparseable": 1})
     (r,) = team.json("rejections")
     assert r["code"] == "unparseable" and "could not be read" in r["reason"]
+    assert (r["sender"], r["message_id"], r["date"]) == ("anna@ourco.example", "broken@x", "2026-06-01T07:00:00+00:00")
 
 
 def test_quiet_prints_nothing_and_human_output_prints_a_summary(team, tmp_path):

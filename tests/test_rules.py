@@ -348,3 +348,13 @@ def test_decide_is_total_and_deterministic(sender, to, cc, bcc, env, login, body
     first = decide(m, TEAM, SETTINGS)
     assert isinstance(first, (Accepted, Rejected, Skipped, Duplicate))
     assert decide(m, TEAM, SETTINGS) == first
+
+
+def test_rej_2_unparseable_rejected_unless_a_copy_of_a_logged_message():
+    from crmlog.rules import decide_unparseable
+
+    rejected(decide_unparseable(None, "boom", TEAM), Code.UNPARSEABLE)
+    partial = message(defects=("unparseable",))
+    rejected(decide_unparseable(partial, "boom", TEAM), Code.UNPARSEABLE)
+    logged = Snapshot(users=TEAM.users, logged=frozenset({partial.identity}))
+    assert isinstance(decide_unparseable(partial, "boom", logged), Duplicate)
