@@ -20,7 +20,7 @@ from make_corpus import LOG, USERS, write_maildir  # noqa: E402
 
 def crmlog(env_args: list[str], *args: str) -> tuple[float, str]:
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "crmlog.cli", *env_args, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "crmlog", *env_args, *args], check=True, capture_output=True, text=True)
     return time.perf_counter() - start, out.stdout
 
 

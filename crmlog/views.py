@@ -126,16 +126,18 @@ def emails(store: Store) -> list[dict]:
 
 
 def find_email(store: Store, id_or_message_id: str) -> dict:
-    """An e-mail by its id, or by its Message-ID with or without angle brackets."""
+    """An e-mail by its id, by its Message-ID with or without angle brackets, or (for a
+    message without one) by its `sha256:` identity."""
     wanted = id_or_message_id.strip()
     if wanted.isdigit():
         e = store.get("emails", int(wanted))
         if e is not None:
             return e
     mid = normalize_message_id(wanted)
-    for e in store.all("emails"):
-        if e.get("message_id") == mid:
-            return e
+    if mid:
+        for e in store.all("emails"):
+            if mid in (e.get("message_id"), e.get("identity")):  # identity: sha256:... without one
+                return e
     raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
 
 

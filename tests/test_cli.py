@@ -301,3 +301,18 @@ def test_rej_2_whole_real_corpus_ingested_end_to_end_without_a_crash(team, tmp_p
     assert s["rejections"].get("unparseable", 0) < 10
     assert s["logged"] > 250 and s["contacts_created"] > 250
     assert len(team.json("rejections")) + len(team.json("emails", "list")) <= len(files)
+
+
+def test_message_without_message_id_found_by_its_identity_never_by_an_empty_id(team, tmp_path):
+    box = make_maildir(tmp_path / "M", {"": [("a", eml(bcc=LOG, message_id=None))]})
+    team("ingest", box, "--quiet")
+    (row,) = team.json("emails", "list")
+    assert row["message_id"] == ""
+    team("emails", "show", "", expect=1)
+    team("emails", "show", "<>", expect=1)
+    detail = team.json("emails", "show", str(row["id"]))
+    import hashlib
+
+    identity = "sha256:" + hashlib.sha256((tmp_path / "M" / "new" / "a").read_bytes()).hexdigest()
+    assert team.json("attribution", "explain", identity)["user"] == "anna@ourco.example"
+    assert detail["subject"] == "Hello"
