@@ -43,3 +43,20 @@ def test_rules_modules_import_nothing_that_does_io(module):
     assert not imports(PACKAGE / module) & IMPURE
     calls = {n.func.id for n in ast.walk(ast.parse((PACKAGE / module).read_text())) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not calls & {"open", "print", "input"}
+
+
+def test_every_command_is_in_the_readme():
+    import click
+
+    from crmlog.cli import main
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+
+    def names(group: click.Group, prefix: str = ""):
+        for name, cmd in group.commands.items():
+            yield f"{prefix}{name}"
+            if isinstance(cmd, click.Group):
+                yield from names(cmd, f"{prefix}{name} ")
+
+    missing = [n for n in names(main) if f"crmlog {n}" not in readme and f"`{n}" not in readme and f" {n} " not in readme]
+    assert missing == []
