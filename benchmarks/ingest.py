@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,8 @@ def main() -> None:
                 f"scanned={s['scanned']} logged={s['logged']} rejected={s['rejected']} skipped={s['skipped']}"
             )
         size = (tmp / "crm.json").stat().st_size
-        print(f"database: {size / 1e6:.1f} MB")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"database: {size / 1e6:.1f} MB; peak memory of a crmlog run: {peak:.0f} MB")
 
 
 if __name__ == "__main__":
