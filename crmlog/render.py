@@ -21,7 +21,9 @@ def _err() -> Console:
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+    # a stray surrogate (undecodable bytes) leaves as a JSON \\u escape, never as an error
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
 
 
 def error(message: str) -> None:

@@ -20,16 +20,27 @@ FORMATS = ("auto", "maildir", "mbox")
 _INFO = re.compile(r"[:!;]2,")  # the info suffix: ":2,FLAGS" (Dovecot on some systems: "!2,", ";2,")
 
 
+def printable(name: str) -> str:
+    """A file name as stored and shown: bytes that are not UTF-8 (which Python carries as
+    surrogates) written as \\xNN, so the same name always gives the same text."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Folder:
-    source: str  # the folder's resolved path; stored with what is decided on
+    path: str  # the folder's resolved path, as the OS names it
     kind: str  # maildir | mbox
+
+    @property
+    def source(self) -> str:
+        """The folder as stored with what is decided on and as shown."""
+        return printable(self.path)
 
     def messages(self, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
         """The messages whose key `wanted` accepts, read one at a time; an Unreadable where
         one was listed and could not be read."""
         reader = _maildir_messages if self.kind == "maildir" else _mbox_messages
-        return reader(self.source, wanted)
+        return reader(self.path, wanted)
 
 
 def maildir_key(filename: str) -> str:
@@ -50,7 +61,7 @@ def open_folders(path: str | os.PathLike, fmt: str = "auto") -> tuple[Folder, ..
         if not p.is_dir():
             raise MailboxError(f"not a Maildir (not a directory): {p}")
         root = p.resolve()
-        folders = tuple(Folder(source=str(d), kind="maildir") for d in _maildir_folders(root))
+        folders = tuple(Folder(path=str(d), kind="maildir") for d in _maildir_folders(root))
         if not folders:
             raise MailboxError(f"not a Maildir (no cur/ or new/ in it or its sub-folders): {p}")
         return folders
@@ -63,7 +74,7 @@ def open_folders(path: str | os.PathLike, fmt: str = "auto") -> tuple[Folder, ..
         raise MailboxError(f"mailbox not readable: {p}: {exc.strerror}") from None
     if head and head != b"From ":
         raise MailboxError(f"not an mbox file (it does not start with a 'From ' line): {p}")
-    return (Folder(source=str(p.resolve()), kind="mbox"),)
+    return (Folder(path=str(p.resolve()), kind="mbox"),)
 
 
 # ---------------------------------------------------------------- Maildir
@@ -106,8 +117,8 @@ def _maildir_folders(root: Path) -> list[Path]:
     return found
 
 
-def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
-    root = Path(source)
+def _maildir_messages(path: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
+    root, source = Path(path), printable(path)
     for sub in ("new", "cur"):  # new/ first: a message moved to cur/ meanwhile is met again
         try:
             names = sorted(os.scandir(root / sub), key=lambda e: e.name)
@@ -116,7 +127,7 @@ def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[Ra
         for e in names:
             if e.name.startswith("."):
                 continue
-            key = maildir_key(e.name)
+            key = printable(maildir_key(e.name))
             if not wanted(key):
                 continue
             try:
@@ -127,7 +138,7 @@ def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[Ra
             except (FileNotFoundError, IsADirectoryError):
                 continue  # moved or deleted since listed: met again where it went
             except OSError as exc:
-                yield Unreadable(source=source, key=key, reason=f"{e.path}: {exc.strerror}")
+                yield Unreadable(source=source, key=key, reason=f"{printable(e.path)}: {exc.strerror}")
                 continue
             yield RawMessage(source=source, key=key, data=data)
 
@@ -135,11 +146,12 @@ def _maildir_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[Ra
 # ---------------------------------------------------------------- mbox
 
 
-def _mbox_messages(source: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
+def _mbox_messages(path: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
     """Stream an mbox: a line starting with "From " opens a message (as the stdlib mailbox
     module reads it); the key is the message's byte span, which appends do not move."""
+    source = printable(path)
     try:
-        fh = open(source, "rb")
+        fh = open(path, "rb")
     except OSError as exc:
         yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
         return

@@ -97,7 +97,8 @@ class AtomicJSONStorage(Storage):
 
     def flush(self) -> None:
         if self.dirty:
-            blob = json.dumps(self.data, ensure_ascii=False, separators=(",", ":")).encode()
+            text = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+            blob = text.encode("utf-8", "backslashreplace")  # a stray surrogate: a JSON \\u escape
             write_file_atomically(self.path, blob)
             self.dirty = False
 

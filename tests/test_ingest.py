@@ -112,3 +112,19 @@ def test_vanished_message_is_not_marked_seen(tmp_path):
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.scanned, s.logged) == (1, 1)
     assert [d["key"] for d in json.loads(db.read_text())["seen"].values()] == ["a"]
+
+
+def test_file_names_that_are_not_utf8_and_8bit_headers_are_logged_once(tmp_path):
+    box = make_maildir(tmp_path / "M", {"": []})
+    data = (
+        b"From: \xff\xfeAnna <anna@ourco.example>\nTo: Li \xe9\xff <li@acme.example>\nBcc: log@crm.example.com\n"
+        b"Subject: caf\xe9\nMessage-ID: <eight@x>\nContent-Type: text/plain\n\nhi \xff\xfe\n"
+    )
+    with open(os.path.join(os.fsencode(box / "new"), b"\xff\xfe.msg"), "wb") as fh:
+        fh.write(data)
+    db = team_db(tmp_path / "crm.json")
+    s = ingest([box], settings=SETTINGS, db_path=db)
+    assert (s.scanned, s.logged) == (1, 1)
+    stored = json.loads(db.read_bytes())
+    assert [d["key"] for d in stored["seen"].values()] == ["\\xff\\xfe.msg"]
+    assert ingest([box], settings=SETTINGS, db_path=db).scanned == 0  # ONCE-2 across runs
