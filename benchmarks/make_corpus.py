@@ -76,7 +76,7 @@ def write_maildir(root: Path, n: int, addressed: float) -> None:
 
 def write_mbox(path: Path, n: int, addressed: float) -> None:
     with open(path, "wb") as fh:
-        for i, (_, data) in generate(n, addressed):
+        for _, (_, data) in generate(n, addressed):
             body = b"\n".join(b">" + line if line.startswith(b"From ") else line for line in data.split(b"\n"))
             fh.write(b"From bench@ourco.example Thu Jan  1 00:00:00 2026\n" + body + b"\n")
 

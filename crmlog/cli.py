@@ -394,7 +394,7 @@ def attribution(ctx: click.Context, since, until, as_json):
     """Logged e-mails per user and the rule that attributed them."""
     if ctx.invoked_subcommand is not None:
         return
-    env = ctx.find_object(Env)
+    env = ctx.ensure_object(Env)
     rows = views.attribution(env.reader(), _when(since, "--since"), _when(until, "--until"))
     if as_json:
         render.emit_json(rows)

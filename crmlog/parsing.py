@@ -118,9 +118,9 @@ def _message(mp, data: bytes) -> Message:
                 envelope.append(email)
     session = ""
     for value in received:  # newest first: the first one with a clause wins
-        m = _AUTH_SENDER.search(value)
-        if m:
-            session = m.group(1).strip().lower()
+        auth = _AUTH_SENDER.search(value)
+        if auth:
+            session = auth.group(1).strip().lower()
             break
 
     senders = addresses("from") or addresses("sender")

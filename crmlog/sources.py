@@ -156,7 +156,8 @@ def _mbox_messages(path: str, wanted: Callable[[str], bool]) -> Iterator[RawMess
         yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
         return
     with fh:
-        start, lines = None, []
+        start: int | None = None
+        lines: list[bytes] = []
         offset = 0
 
         def emit(stop: int) -> Iterator[RawMessage]:

@@ -118,9 +118,12 @@ def _load(path: FsPath) -> dict:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"the database {path} is corrupt ({exc}); it was left untouched") from None
-    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+    if not isinstance(data, dict) or not all(
+        isinstance(table, dict) and all(isinstance(doc, dict) for doc in table.values()) for table in data.values()
+    ):
         raise DataError(f"the database {path} is not a crmlog database; it was left untouched")
-    schema = next(iter(data.get("meta", {}).values()), {}).get("schema")
+    meta: dict = next(iter(data.get("meta", {}).values()), {})
+    schema = meta.get("schema")
     if schema != SCHEMA_VERSION:
         raise DataError(
             f"the database {path} has schema version {schema!r}; this crmlog reads version "
@@ -186,7 +189,14 @@ class Store:
             self.close()
             raise
         self.db = TinyDB(storage=lambda: self._storage)
-        self._index()
+        try:
+            self._index()
+        except (KeyError, TypeError, ValueError) as exc:
+            self.close()
+            raise DataError(
+                f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
+                "it was left untouched"
+            ) from None
 
     @classmethod
     def reader(cls, path: FsPath) -> "Store":
@@ -221,7 +231,7 @@ class Store:
     # ------------------------------------------------------------ indexes
 
     def _index(self) -> None:
-        self._users = tuple(_user(d) for d in self.db.table("users").all())
+        self._users = tuple(_user(d, d.doc_id) for d in self.db.table("users").all())
         self._team_inboxes = tuple(
             TeamInbox(address=d["address"], connected_by=d["connected_by"])
             for d in self.db.table("team_inboxes").all()
@@ -230,7 +240,7 @@ class Store:
         self._companies = {d["domain"] for d in self.db.table("companies").all()}
         self._deals_by_contact: dict[str, list[Deal]] = {}
         for d in self.db.table("deals").all():
-            deal = _deal(d)
+            deal = _deal(d, d.doc_id)
             for c in deal.contacts:
                 self._deals_by_contact.setdefault(c, []).append(deal)
         self._logged = {d["identity"] for d in self.db.table("emails").all()}
@@ -485,9 +495,9 @@ def _attachment_record(a: Attachment, *, stored: bool) -> dict:
     }
 
 
-def _user(d: dict, doc_id: int | None = None) -> User:
+def _user(d: dict, doc_id: int) -> User:
     return User(
-        id=doc_id if doc_id is not None else d.doc_id,
+        id=doc_id,
         email=d["email"],
         name=d.get("name", ""),
         inboxes=tuple((a, t) for a, t in d.get("inboxes", [])),
@@ -502,9 +512,9 @@ def _contact(d: dict) -> Contact:
     return Contact(email=d["email"], name=d.get("name", ""), company=d.get("company"), source=d.get("source", ""))
 
 
-def _deal(d: dict, doc_id: int | None = None) -> Deal:
+def _deal(d: dict, doc_id: int) -> Deal:
     return Deal(
-        id=doc_id if doc_id is not None else d.doc_id,
+        id=doc_id,
         name=d["name"],
         stage=d["stage"],
         created=d["created"],

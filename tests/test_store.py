@@ -64,6 +64,8 @@ def test_once_3_failed_write_leaves_old_database_whole(tmp_path, monkeypatch):
         (b'{"meta": {"1": {"schema": 99}}}', "schema version 99"),
         (b'{"_default": {}}', "schema version None"),
         (b"[1, 2]", "not a crmlog database"),
+        (b'{"meta": {"1": 5}}', "not a crmlog database"),
+        (b'{"meta": {"1": {"schema": 1}}, "users": {"1": {"name": "no e-mail"}}}', "record crmlog cannot read"),
     ],
 )
 def test_corrupt_or_unknown_schema_database_refused_and_untouched(tmp_path, content, message):
