@@ -74,7 +74,7 @@ def test_lim_2_oversized_attachment_not_stored_notice_recorded(samples):
     assert (notice["kind"], notice["user"], notice["message_id"]) == ("delivery-error", "anna@ourco.example", "sample-6@ourco.example")
 
 
-def test_rejections_json_contract_and_code_filter(samples):
+def test_rej_1_rejections_json_contract_reason_sender_and_code_filter(samples):
     rows = samples.json("rejections")
     assert all(set(r) >= {"message_id", "code", "reason", "sender", "date", "source"} for r in rows)
     assert sorted(r["code"] for r in rows) == ["no-recipients", "read-only-seat", "sender-not-a-user"]

@@ -116,7 +116,7 @@ def test_addr_3_bcc_address_takes_the_bcc_path():
     ],
     ids=["ATTR-T-connector", "ATTR-T-session-user", "ATTR-1", "ATTR-2", "ATTR-3"],
 )
-def test_attr_single_match(sender, session, users, expect_user, expect_rule, ambiguous):
+def test_attr_t_attr_1_attr_2_attr_3_single_match(sender, session, users, expect_user, expect_rule, ambiguous):
     a = attribute(sender, users, TEAM.team_inboxes, session)
     assert (a.user, a.rule, a.ambiguous) == (expect_user, expect_rule, ambiguous)
 
