@@ -50,7 +50,9 @@ def email_domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-class Path(StrEnum):
+class LogPath(StrEnum):
+    """Which way a message came to be logged (ADDR-3)."""
+
     BCC = "bcc"
     FORWARD = "forward"
 
@@ -256,7 +258,7 @@ class NewContact:
 
 @dataclass(**_FROZEN)
 class Accepted:
-    path: Path
+    path: LogPath
     attribution: Attribution
     new_contacts: tuple[NewContact, ...]
     contacts: tuple[str, ...]

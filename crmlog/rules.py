@@ -19,7 +19,7 @@ from .model import (
     Duplicate,
     Message,
     NewContact,
-    Path,
+    LogPath,
     Rejected,
     Seat,
     Settings,
@@ -70,7 +70,7 @@ def decide(
         return Skipped()  # ADDR-2
     if view.is_logged(message.identity):
         return Duplicate(identity=message.identity)  # ONCE-1
-    path = Path.FORWARD if addressed & set(settings.forward) else Path.BCC  # ADDR-3
+    path = LogPath.FORWARD if addressed & set(settings.forward) else LogPath.BCC  # ADDR-3
     rules = ["ADDR-2", "ADDR-3"]
 
     if message.sender is None:
@@ -119,7 +119,7 @@ def decide(
             rules=("LIM-1",),
         )
 
-    if path == Path.FORWARD:
+    if path == LogPath.FORWARD:
         return Rejected(
             code=Code.FORWARD_NOT_RECOGNIZED,
             reason="forwarded messages are not read by this version of crmlog yet",

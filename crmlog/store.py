@@ -18,7 +18,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path as FsPath
+from pathlib import Path
 
 import filelock
 from tinydb import Query, TinyDB
@@ -56,7 +56,7 @@ TABLES = (
 )
 
 
-def _fsync_dir(path: FsPath) -> None:
+def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -64,7 +64,7 @@ def _fsync_dir(path: FsPath) -> None:
         os.close(fd)
 
 
-def write_file_atomically(path: FsPath, data: bytes) -> None:
+def write_file_atomically(path: Path, data: bytes) -> None:
     """Temp file beside the target (owner-only), fsync, rename over, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -84,7 +84,7 @@ class AtomicJSONStorage(Storage):
     """TinyDB storage: reads the file once, keeps every change in memory, writes on flush()."""
 
     def __init__(self, path: str, data: dict):
-        self.path = FsPath(path)
+        self.path = Path(path)
         self.data = data
         self.dirty = False
 
@@ -106,7 +106,7 @@ class AtomicJSONStorage(Storage):
         pass
 
 
-def _load(path: FsPath) -> dict:
+def _load(path: Path) -> dict:
     """The database file, checked: corrupt or unknown-schema files are refused (65), untouched."""
     try:
         raw = path.read_bytes()
@@ -163,8 +163,8 @@ class _View:
 class Store:
     """Open with Store.reader(path) for views, Store.writer(path, ...) for anything that writes."""
 
-    def __init__(self, path: FsPath, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False):
-        self.path = FsPath(path)
+    def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False):
+        self.path = Path(path)
         self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
         self.dry_run = dry_run
         self.writing = write and not dry_run
@@ -199,11 +199,11 @@ class Store:
             ) from None
 
     @classmethod
-    def reader(cls, path: FsPath) -> "Store":
+    def reader(cls, path: Path) -> "Store":
         return cls(path, write=False)
 
     @classmethod
-    def writer(cls, path: FsPath, *, lock_timeout: float = 60.0, dry_run: bool = False) -> "Store":
+    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False) -> "Store":
         return cls(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run)
 
     def __enter__(self) -> "Store":
@@ -261,7 +261,7 @@ class Store:
         d = self.db.table(table).get(doc_id=doc_id)
         return dict(d, id=d.doc_id) if d is not None else None
 
-    def attachment_path(self, sha256: str) -> FsPath:
+    def attachment_path(self, sha256: str) -> Path:
         return self.attachments_dir / sha256
 
     # ------------------------------------------------------------ team and CRM edits
@@ -445,13 +445,13 @@ class Store:
                     raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
         return record
 
-    def save_attachments(self, attachments: list[dict], target: FsPath) -> list[FsPath]:
+    def save_attachments(self, attachments: list[dict], target: Path) -> list[Path]:
         """Copy stored attachments into `target` under safe, distinct names (SEC-1)."""
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageIOError(f"cannot create {target}: {exc.strerror}") from None
-        saved: list[FsPath] = []
+        saved: list[Path] = []
         for a in attachments:
             if not a.get("stored"):
                 continue

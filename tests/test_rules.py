@@ -16,7 +16,7 @@ from crmlog.model import (
     Deal,
     Duplicate,
     Message,
-    Path,
+    LogPath,
     Rejected,
     Seat,
     Settings,
@@ -99,7 +99,7 @@ def test_addr_3_forwarding_address_takes_the_forward_path():
 
 
 def test_addr_3_bcc_address_takes_the_bcc_path():
-    assert accepted(decide(message(), TEAM, SETTINGS)).path == Path.BCC
+    assert accepted(decide(message(), TEAM, SETTINGS)).path == LogPath.BCC
 
 
 # ------------------------------------------------------------------ ATTR and SESSION
