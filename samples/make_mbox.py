@@ -3,6 +3,7 @@
 Deterministic: fixed dates, Message-IDs and attachment bytes, so the file in git is what
 this script writes."""
 import mailbox
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def msg(n, frm, to, subject, body, *, cc=None, bcc=None, date_day=1, extra=None,
     for name, ctype, data in attach or ():
         maintype, subtype = ctype.split("/")
         m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    for i, part in enumerate(p for p in m.walk() if p.is_multipart()):
+        part.set_boundary(f"sample-{n}-{i}")  # fixed, not random
     return m
 
 
@@ -72,7 +75,9 @@ path = HERE / "mailbox.mbox"
 path.unlink(missing_ok=True)
 box = mailbox.mbox(path)
 for m in messages:
-    box.add(mailbox.mboxMessage(m))
+    entry = mailbox.mboxMessage(m)
+    entry.set_from("MAILER-DAEMON", time.gmtime(1780308000))  # fixed, so the file is reproducible
+    box.add(entry)
 box.flush()
 box.close()
 print(f"wrote {path}: {len(messages)} messages")
