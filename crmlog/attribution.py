@@ -1,12 +1,12 @@
 """ATTR and SESSION: which user gets the credit for a logged e-mail. Pure functions."""
 from __future__ import annotations
 
-from .model import Attribution, Code, Rejected, TeamInbox, User
+from .model import Attribution, Code, Rejected, TeamInbox, User, normalize_login
 
 
 def session_user(users: tuple[User, ...], login: str) -> User | None:
     """SESSION: the user whose SASL login (or account e-mail) is `login`, if exactly one."""
-    login = login.strip().lower()
+    login = normalize_login(login)
     if not login:
         return None
     found = [u for u in users if login in u.logins] or [u for u in users if u.email == login]

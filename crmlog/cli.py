@@ -12,7 +12,7 @@ import click
 from . import config, render, views
 from .errors import CrmlogError, UsageError
 from .ingest import ingest as run_ingest
-from .model import normalize_email
+from .model import normalize_email, normalize_login
 from .store import Store
 
 EX_SOFTWARE = 70
@@ -133,7 +133,7 @@ def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permiss
             name=name,
             inboxes=list(dict.fromkeys(_address(a) for a in inbox)),
             aliases=list(dict.fromkeys(_address(a) for a in alias)),
-            logins=[l.strip().lower() for l in login if l.strip()],
+            logins=[normalize_login(x) for x in login if normalize_login(x)],
             seat=seat,
             permission=not no_inbox_permission,
             now=_now(),

@@ -1,6 +1,8 @@
 """The imperative shell of `crmlog ingest`: read -> parse -> decide -> apply, in batches."""
 from __future__ import annotations
 
+import re
+
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -8,8 +10,19 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import rules, sources
-from .model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Settings, Skipped, Unreadable
-from .parsing import ParseError, header_mentions, parse
+from .model import (
+    Accepted,
+    CrmView,
+    Decision,
+    Duplicate,
+    Message,
+    RawMessage,
+    Rejected,
+    Settings,
+    Skipped,
+    Unreadable,
+)
+from .parsing import ParseError, address_pattern, header_mentions, parse
 from .store import Store
 
 BATCH_SIZE = 500  # messages per atomic write: a crash costs at most this much redone work
@@ -51,16 +64,19 @@ class Summary:
             self.notices += len(decision.dropped_attachments)
 
 
-def decide_raw(raw: RawMessage, store: Store, settings: Settings, session_login: str) -> tuple[Message | None, Decision]:
+def decide_raw(
+    raw: RawMessage, view: CrmView, settings: Settings, pattern: re.Pattern[bytes], session_login: str
+) -> tuple[Message | None, Decision]:
     """Parse and decide one message. Only messages whose header block names a logging address
-    are parsed at all; one that cannot be parsed is rejected `unparseable` (REJ-2)."""
-    if not header_mentions(raw.data, settings.logging_addresses):
+    (`pattern`, from address_pattern) are parsed at all; one that cannot be parsed is
+    rejected `unparseable` (REJ-2)."""
+    if not header_mentions(raw.data, pattern):
         return None, Skipped()
     try:
         message = parse(raw.data)
     except ParseError as exc:
-        return exc.partial, rules.decide_unparseable(exc.partial, str(exc), store.view())
-    return message, rules.decide(message, store.view(), settings, session_login=session_login)
+        return exc.partial, rules.decide_unparseable(exc.partial, str(exc), view)
+    return message, rules.decide(message, view, settings, session_login=session_login)
 
 
 def ingest(
@@ -79,6 +95,7 @@ def ingest(
 ) -> Summary:
     folders = [f for p in paths for f in sources.open_folders(p, fmt)]  # 66 before any lock
     summary = Summary()
+    pattern = address_pattern(settings.logging_addresses)
     with Store.writer(db_path, lock_timeout=lock_timeout, dry_run=dry_run) as store:
         pending = 0
         for folder in folders:
@@ -91,7 +108,7 @@ def ingest(
                     summary.unreadable += 1
                     summary.problems.append(f"cannot read {raw.reason}; it will be tried again next run")
                     continue
-                message, decision = decide_raw(raw, store, settings, session_login)
+                message, decision = decide_raw(raw, store.view(), settings, pattern, session_login)
                 created = store.apply(raw, message, decision, now=clock())
                 summary.count(decision, created)
                 pending += 1

@@ -32,6 +32,11 @@ def normalize_email(address: str | None) -> str:
     return f"{local}@{domain}"
 
 
+def normalize_login(login: str) -> str:
+    """A SASL login as compared with users' logins (SESSION)."""
+    return login.strip().lower()
+
+
 def normalize_message_id(value: str | None) -> str:
     """Message-ID without white space or angle brackets; the domain part lower-cased (ONCE-1)."""
     if not value:

@@ -13,7 +13,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 import mailparser
 from mailparser.utils import get_addresses
 
-from .model import Address, Attachment, Message, normalize_email, normalize_message_id, raw_identity
+from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
 ENVELOPE_HEADERS = (
@@ -79,16 +79,24 @@ def _headers_only(data: bytes) -> Message | None:
         return None
 
 
-def header_mentions(data: bytes, addresses: frozenset[str]) -> bool:
-    """Does any of the (normalised) addresses, or a +tag form of it, appear in the header
-    block? Used to decide whether a message mail-parser cannot read was meant for us."""
-    end = re.search(rb"\r?\n\r?\n", data)
-    head = (data[: end.start()] if end else data).lower()
-    for address in addresses:
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def address_pattern(addresses: frozenset[str]) -> re.Pattern[bytes]:
+    """One pattern for all the (normalised) addresses and their +tag forms, compiled once
+    per run for header_mentions."""
+    forms = []
+    for address in sorted(addresses):
         local, _, domain = address.encode().partition(b"@")
-        if re.search(re.escape(local) + rb"(\+[^@\s<>]*)?@" + re.escape(domain), head):
-            return True
-    return False
+        forms.append(re.escape(local) + rb"(?:\+[^@\s<>]*)?@" + re.escape(domain))
+    return re.compile(b"|".join(forms) or rb"(?!)")
+
+
+def header_mentions(data: bytes, pattern: re.Pattern[bytes]) -> bool:
+    """Does the header block name one of the addresses of `pattern` (in any case)? Only
+    such messages are parsed; it also tells whether one mail-parser cannot read was for us."""
+    end = _HEADER_END.search(data)
+    return pattern.search((data[: end.start()] if end else data).lower()) is not None
 
 
 def _message(mp, data: bytes) -> Message:
@@ -120,7 +128,7 @@ def _message(mp, data: bytes) -> Message:
     for value in received:  # newest first: the first one with a clause wins
         auth = _AUTH_SENDER.search(value)
         if auth:
-            session = auth.group(1).strip().lower()
+            session = normalize_login(auth.group(1))
             break
 
     senders = addresses("from") or addresses("sender")

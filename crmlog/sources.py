@@ -16,7 +16,6 @@ from typing import Callable, Iterator
 from .errors import MailboxError
 from .model import RawMessage, Unreadable
 
-FORMATS = ("auto", "maildir", "mbox")
 _INFO = re.compile(r"[:!;]2,")  # the info suffix: ":2,FLAGS" (Dovecot on some systems: "!2,", ";2,")
 
 

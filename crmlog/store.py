@@ -166,7 +166,6 @@ class Store:
     def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False):
         self.path = Path(path)
         self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
-        self.dry_run = dry_run
         self.writing = write and not dry_run
         self._lock = None
         if self.writing:

@@ -8,9 +8,6 @@ from .errors import NotFound
 from .model import normalize_email, normalize_message_id
 from .store import Store
 
-ATTR_RULES = ("ATTR-T", "ATTR-1", "ATTR-2", "ATTR-3", "ATTR-4")
-
-
 def _newest_first(emails: list[dict]) -> list[dict]:
     return sorted(emails, key=lambda e: (e.get("date") or "", e["id"]), reverse=True)
 
@@ -64,10 +61,10 @@ def contacts(store: Store) -> list[dict]:
 
 
 def contact(store: Store, email: str) -> dict:
-    email = normalize_email(email) or email.strip().lower()
-    found = next((c for c in store.all("contacts") if c["email"] == email), None)
+    wanted, email = email, normalize_email(email)
+    found = next((c for c in store.all("contacts") if c["email"] == email), None) if email else None
     if found is None:
-        raise NotFound(f"no contact with e-mail {email}")
+        raise NotFound(f"no contact with e-mail {wanted}")
     return {
         "email": found["email"],
         "name": found.get("name", ""),
