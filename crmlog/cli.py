@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import config, render, views
+from . import config, forwards, render, views
 from .errors import CrmlogError, UsageError
 from .ingest import ingest as run_ingest
 from .model import normalize_email, normalize_login
@@ -360,6 +360,32 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     render.text(row["text"] or row["html"])
     for p in saved:
         render.text(f"saved {p}")
+
+
+# ------------------------------------------------------------------ forward diagnostics
+
+
+@main.group("forwards")
+def forwards_group():
+    """See what the forward path reads in a forwarded message."""
+
+
+@forwards_group.command("parse")
+@click.argument("file", type=click.File("rb"), default="-", required=False)
+@json_option
+def forwards_parse(file, as_json):
+    """Find the forwarded message in FILE (a raw message; - or nothing: stdin) as the forward
+    path would, and say what it found or why it would not log it. Needs no database."""
+    row = views.forward_report(forwards.inspect_raw(file.read()))
+    if as_json:
+        render.emit_json(row)
+        return
+    title = "Forward recognised" if row["status"] == "ok" else "Forward not logged"
+    render.record(title, row, skip=("body", "note"))
+    if row["note"]:
+        render.text("note:\n" + row["note"])
+    if row["body"]:
+        render.text("body:\n" + row["body"])
 
 
 # ------------------------------------------------------------------ what was not logged

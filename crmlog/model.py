@@ -239,6 +239,21 @@ class Settings:
         return frozenset(self.bcc) | frozenset(self.forward)
 
 
+@dataclass(**_FROZEN)
+class Forwarded:
+    """The one message found inside a forward (FWD-1): what its header block and body say.
+    `sender.email` is "" when the client wrote a name only."""
+
+    sender: Address
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    subject: str
+    date: str  # ISO 8601 where it could be read, else as the client wrote it
+    body: str  # the forwarded message's own text (its quoted history included)
+    note: str  # what the forwarder wrote above it (FWD-4)
+    client: str  # the layout recognised: gmail, outlook, apple-mail, attachment, ...
+    attachments: tuple[Attachment, ...] = ()
+
 # ---------------------------------------------------------------- decisions
 
 
@@ -272,6 +287,7 @@ class Accepted:
     kept_attachments: tuple[Attachment, ...]
     dropped_attachments: tuple[Attachment, ...]
     rules: tuple[str, ...]
+    forwarded: Forwarded | None = None  # the forward path logs this, not the outer message
 
 
 @dataclass(**_FROZEN)

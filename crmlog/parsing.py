@@ -1,4 +1,5 @@
-"""Bytes to a frozen Message. The only module that imports mail-parser."""
+"""Bytes to a frozen Message, and HTML to text. The only module that imports mail-parser
+and inscriptis."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,9 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 import mailparser
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 from mailparser.utils import get_addresses
 
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
@@ -171,3 +175,29 @@ def _attachment(a: dict) -> Attachment:
         content_type=str(a.get("mail_content_type") or "application/octet-stream"),
         data=data,
     )
+
+
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=True)
+_MAILTO_LINK = re.compile(r"\[([^\]\n]*)\]\(mailto:([^)\s?]*)[^)\s]*\)", re.I)
+_OTHER_LINK = re.compile(r"\[([^\]\n]*)\]\((?:https?|ftp|cid|tel|file):[^)\s]*\)", re.I)
+
+
+def html_to_text(html: str) -> str:
+    """Render an HTML body as the text a reader sees: block elements on their own lines,
+    tables as aligned columns. An address that survives only in a `mailto:` link is kept
+    after the link text, as `text <address>`."""
+    if not html.strip():
+        return ""
+    try:
+        text = get_text(html, _HTML_CONFIG)
+    except Exception:  # lxml gives up on some broken markup: read it as tag-free text
+        text = re.sub(r"<[^>]*>", " ", html)
+
+    def mailto(m: re.Match[str]) -> str:
+        label, address = m.group(1).strip(), m.group(2).strip()
+        if not address or address.lower() in label.lower():
+            return label
+        return f"{label} <{address}>" if label else address
+
+    text = _OTHER_LINK.sub(lambda m: m.group(1), _MAILTO_LINK.sub(mailto, text))
+    return "\n".join(line.rstrip() for line in text.replace("\xa0", " ").splitlines())

@@ -9,14 +9,17 @@ from fnmatch import fnmatchcase
 
 from .attribution import attribute, session_user
 from .companies import company_domain
+from .forwards import find_forward
 from .model import (
     Accepted,
     Address,
     Attachment,
+    Attribution,
     Code,
     CrmView,
     Decision,
     Duplicate,
+    Forwarded,
     Message,
     NewContact,
     LogPath,
@@ -120,11 +123,7 @@ def decide(
         )
 
     if path == LogPath.FORWARD:
-        return Rejected(
-            code=Code.FORWARD_NOT_RECOGNIZED,
-            reason="forwarded messages are not read by this version of crmlog yet",
-            rules=("FWD-2",),
-        )
+        return _decide_forward(message, view, settings, credit, rules)  # FWD-7: ATTR, PERM done
 
     recipients = _bcc_recipients(message, view, settings)  # BCC-1, BCC-2
     rules += ["BCC-1", "BCC-2"]
@@ -169,6 +168,59 @@ def decide(
         kept_attachments=kept,
         dropped_attachments=dropped,
         rules=tuple(rules),
+    )
+
+
+def _decide_forward(
+    message: Message, view: CrmView, settings: Settings, credit: Attribution, rules: list[str]
+) -> Decision:
+    """FWD-1..6: log the one forwarded reply on its original sender."""
+    assert message.sender is not None
+    found = find_forward(message, forwarder=message.sender.email)
+    if isinstance(found, Rejected):
+        return found  # FWD-2, FWD-3
+    rules.append("FWD-1")
+    sender = found.sender
+    team = team_addresses(view)
+    if sender.email in team:
+        return Rejected(
+            code=Code.FORWARD_IS_THREAD,
+            reason=f"the forwarded message was written by {sender.email}, a user of the CRM: "
+            "forward the contact's reply itself, not a reply to it",
+            rules=("FWD-1", "FWD-3"),
+        )
+    rules.append("FWD-3")
+    if sender.email in settings.logging_addresses or is_never_logged(sender.email, settings.never_log):
+        return Rejected(
+            code=Code.NO_RECIPIENTS,
+            reason=f"the forwarded message's sender {sender.email} is a logging or never-logged "
+            "address, so there is no contact to log it on",
+            rules=("FWD-4", "BCC-1", "BCC-4"),
+        )
+    new_contacts = []
+    existing = view.contact(sender.email)
+    if existing is None:
+        company = company_domain(sender.email) if settings.auto_create_companies else None
+        new_contacts.append(NewContact(email=sender.email, name=sender.name, source="forward-sender", company=company))
+        if company:
+            rules.append("COMP-1")
+    else:
+        company = existing.company
+    rules += ["FWD-4", "FWD-5", "FWD-6"]
+    kept, dropped = _split_attachments(found.attachments, settings.max_attachment_bytes)
+    if dropped:
+        rules.append("LIM-2")
+    return Accepted(
+        path=LogPath.FORWARD,
+        attribution=credit,
+        new_contacts=tuple(new_contacts),
+        contacts=(sender.email,),  # FWD-5: never its To or Cc
+        companies=(company,) if company else (),
+        deals=tuple(_recent_open_deals(view, sender.email)),  # FWD-6 = BCC-3 for one contact
+        kept_attachments=kept,
+        dropped_attachments=dropped,
+        rules=tuple(rules),
+        forwarded=found,
     )
 
 

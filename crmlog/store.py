@@ -386,19 +386,21 @@ class Store:
         attachments = [self._store_attachment(a) for a in d.kept_attachments]
         attachments += [_attachment_record(a, stored=False) for a in d.dropped_attachments]
         a = d.attribution
+        f = d.forwarded
+        sender = f.sender if f else message.sender
         self._queue(
             "emails",
             {
                 "identity": message.identity,
                 "message_id": message.message_id,
-                "subject": message.subject,
-                "date": _iso(message.date),
+                "subject": f.subject if f else message.subject,
+                "date": f.date if f else _iso(message.date),
                 "path": str(d.path),
                 "user": a.user,
-                "from": message.sender.email if message.sender else "",
-                "from_name": message.sender.name if message.sender else "",
-                "to": [x.email for x in message.to],
-                "cc": [x.email for x in message.cc],
+                "from": sender.email if sender else "",
+                "from_name": sender.name if sender else "",
+                "to": [x.email or x.name for x in (f.to if f else message.to)],
+                "cc": [x.email or x.name for x in (f.cc if f else message.cc)],
                 "contacts": list(d.contacts),
                 "companies": list(d.companies),
                 "deals": list(d.deals),
@@ -410,8 +412,18 @@ class Store:
                     "ambiguous": a.ambiguous,
                 },
                 "rules": list(d.rules),
-                "text": message.text,
-                "html": message.html,
+                "text": f.body if f else message.text,
+                "html": "" if f else message.html,
+                # FWD-4: the forwarder's own note and the forward itself, apart from the body
+                "forward": {
+                    "note": f.note,
+                    "client": f.client,
+                    "forwarded_by": message.sender.email if message.sender else "",
+                    "forwarded_at": _iso(message.date),
+                    "subject": message.subject,
+                }
+                if f
+                else None,
                 "source": raw.source,
                 "key": raw.key,
                 "logged_at": _iso(now),

