@@ -17,13 +17,14 @@ history unless they start a second forward. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from .forward_layouts import BCC, CC, DATE, FROM, LANGUAGES, REPLY_TO, SEPARATORS, SUBJECT, TO
-from .model import Address, Code, Forwarded, Message, Rejected, normalize_email
+from .model import Address, Attachment, Code, Forwarded, Message, Rejected, normalize_email
 from .parsing import ParseError, html_to_text, parse
 
 MAX_TEXT_CHARS = 1_000_000  # a forward header sits near the top; a longer body is cut here
@@ -62,6 +63,13 @@ _SEPARATORS = tuple(
     for s in SEPARATORS
 )
 
+_INLINE_SEPARATOR = re.compile(
+    r"^(?P<sep>-{3,}\s*(?:" + _PHRASES["forwarded"] + "|" + _PHRASES["original"] + r")\s*-{3,})\s*\S.*[:：]", re.I
+)
+_LABEL_ANYWHERE = re.compile(
+    r"(?:" + _alternation({lb for lg in LANGUAGES for v in lg.labels.values() for lb in v}) + r")\s*[:：]", re.I
+)
+
 _EMAIL = r"[^\s<>\[\]():;,\"'`]+@[^\s<>\[\]():;,\"'`]+\.[^\s<>\[\]():;,\"'`]*[^\s<>\[\]():;,\"'`.]"
 _EMAIL_RE = re.compile(_EMAIL)
 _WHO = r"(?P<who>[^:<>\[\]\n]*?\s*[<\[(]?(?:mailto:)?" + _EMAIL + r"[>\])]?)"
@@ -96,7 +104,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 @dataclass(frozen=True, slots=True)
 class _Line:
     depth: int  # how many '>' quote levels
-    text: str  # without the quote marks, stripped
+    text: str  # without the quote marks, stripped: what landmarks are matched on
+    raw: str = ""  # without the quote marks, indentation kept: what the body is made of
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +143,23 @@ def _lines(text: str) -> list[_Line]:
     for raw in text.splitlines():
         m = _QUOTE.match(raw)
         depth = m.group(1).count(">") if m else 0
-        out.append(_Line(depth, (raw[m.end():] if m else raw).strip()))
+        rest = (raw[m.end():] if m else raw).rstrip()
+        if depth == 0 and _INLINE_SEPARATOR.match(rest.strip()):
+            # Yahoo's text part runs the separator and the whole header block into one line
+            out.extend(_Line(0, part.strip(), part) for part in _split_run_on(rest.strip()))
+            continue
+        out.append(_Line(depth, rest.strip(), rest))
     return out
+
+
+def _split_run_on(line: str) -> list[str]:
+    m = _INLINE_SEPARATOR.match(line)
+    assert m is not None
+    head, rest = line[: m.end("sep")], line[m.end("sep"):].strip()
+    cuts = [x.start() for x in _LABEL_ANYWHERE.finditer(rest)]
+    if not cuts or cuts[0] != 0:
+        return [line]
+    return [head, *(rest[a:b] for a, b in zip(cuts, [*cuts[1:], len(rest)]))]
 
 
 def _separator(line: _Line) -> tuple[str, str] | None:
@@ -294,12 +318,18 @@ _DATEPARSER_SETTINGS = {
 }
 
 
-_GMT_OFFSET = re.compile(r"\(?\b(?:GMT|UTC)\s?([+-])(\d{1,2}):?(\d{2})?\)?")
+_GMT_OFFSET = re.compile(r"[(\[]?\b(?:GMT|UTC)\s?([+-])(\d{1,2}):?(\d{2})?[)\]]?")
+
+
+_RFC5322_DATE = re.compile(
+    r"^(?:[A-Z][a-z]{2},\s*)?\d{1,2}\s+[A-Z][a-z]{2}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[A-Z]{1,5})?(?:\s*\(.*\))?$"
+)
 
 
 @lru_cache(maxsize=1)
 def _dateparser():
     import dateparser  # loads its language data: only when a forward needs a date read
+    import dateparser.timezone_parser
 
     return dateparser
 
@@ -309,19 +339,27 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
     value = " ".join(value.split())
     if not value:
         return ""
-    try:
-        parsed = parsedate_to_datetime(value)  # RFC 5322 (Thunderbird, Apple Mail en)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        parsed = None
+    parsed = None
+    if _RFC5322_DATE.match(value):  # Thunderbird; the stdlib reads looser forms wrongly
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = None
     if parsed is None and len(value) <= 120:
-        order = tuple(dict.fromkeys((*languages, *(lg.code for lg in LANGUAGES))))
+        everything = tuple(lg.code for lg in LANGUAGES)
         # "GMT+8" or "(GMT+01:00)" anywhere in the string (iOS puts it before the time)
         zone = _GMT_OFFSET.search(value)
         bare = (value[: zone.start()] + " " + value[zone.end():]).strip() if zone else value
-        try:
-            parsed = _dateparser().parse(bare, languages=list(order), settings=_DATEPARSER_SETTINGS)
-        except Exception:  # dateparser raises on odd input (overflow, bad offsets)
-            parsed = None
+        # The labels' languages first: they also fix the order of a numeric day and month.
+        for order in (languages, everything) if languages else (everything,):
+            parsed = _read_date(bare, order)
+            if parsed is None:  # a zone name dateparser reads only in English text ("JST")
+                rest, tz = _dateparser().timezone_parser.pop_tz_offset_from_string(bare)
+                parsed = _read_date(rest, order) if tz is not None and rest != bare else None
+                if parsed is not None and parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=tz)
+            if parsed is not None:
+                break
         if parsed is not None and parsed.tzinfo is None and zone:
             hours, minutes = int(zone.group(2)), int(zone.group(3) or 0)
             sign = -1 if zone.group(1) == "-" else 1
@@ -331,6 +369,13 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
     if parsed.tzinfo is not None:
         return parsed.astimezone(timezone.utc).isoformat()
     return parsed.isoformat()
+
+
+def _read_date(value: str, languages: tuple[str, ...]) -> datetime | None:
+    try:
+        return _dateparser().parse(value, languages=list(languages), settings=_DATEPARSER_SETTINGS)
+    except Exception:  # dateparser raises on odd input (overflow, bad offsets)
+        return None
 
 
 def strip_prefixes(subject: str) -> str:
@@ -368,7 +413,7 @@ def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Reject
     """The one forwarded message inside `message` (FWD-1), else why not (FWD-2, FWD-3).
     `forwarder` is the address that sent the forward: a forwarded message from it is the
     user's own reply (FWD-3)."""
-    attached = [a for a in message.attachments if a.content_type.lower() in ("message/rfc822", "message/global")]
+    attached = message.attached_messages
     if len(attached) > 1:
         return _thread(f"{len(attached)} messages are attached: forward one reply at a time")
     text = message.text
@@ -380,7 +425,7 @@ def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Reject
     if attached:
         if isinstance(found, Forwarded):
             return _thread("the message holds an attached message and an inline forward as well")
-        return _attached_forward(attached[0].data, note_source=text or html_to_text(message.html), forwarder=forwarder)
+        return _attached_forward(attached[0], note_source=text or html_to_text(message.html), forwarder=forwarder)
     if found is None:
         return _not_recognized("the message has no text: " + EXPECTED)
     if isinstance(found, Forwarded):
@@ -393,7 +438,7 @@ def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Reject
             body=found.body,
             note=found.note,
             client=found.client,
-            attachments=message.attachments,
+            attachments=tuple(a for a in message.attachments if not _is_message(a)),
         )
     return found
 
@@ -405,7 +450,7 @@ def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwa
         return _not_recognized(f"the attached message cannot be read: {exc}")
     if inner.sender is None:
         return _not_recognized("the attached message has no From line")
-    if any(a.content_type.lower() in ("message/rfc822", "message/global") for a in inner.attachments):
+    if inner.attached_messages:
         return _thread("the attached message is itself a forward (it holds an attached message)")
     body = inner.text if inner.text.strip() else html_to_text(inner.html)
     nested = _check_thread(
@@ -426,8 +471,12 @@ def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwa
         body=body.strip("\n"),
         note=note.strip(),
         client="attachment",
-        attachments=inner.attachments,
+        attachments=tuple(a for a in inner.attachments if not _is_message(a)),
     )
+
+
+def _is_message(a: Attachment) -> bool:
+    return a.content_type.lower() in ("message/rfc822", "message/global")
 
 
 def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> Forwarded | Rejected:
@@ -520,11 +569,18 @@ def _from_wrote(
 
 
 def _dequote(lines: list[_Line], depth: int) -> list[_Line]:
-    return [_Line(max(line.depth - depth, 0), line.text) for line in lines]
+    """The lines `depth` quote levels up; one level more where every line is quoted (a
+    client that quotes the whole forwarded body, as Windows Live Mail can)."""
+    if any(line.text for line in lines) and all(line.depth > depth for line in lines if line.text):
+        depth += 1
+    return [_Line(max(line.depth - depth, 0), line.text, line.raw) for line in lines]
 
 
 def _text(lines: list[_Line]) -> str:
-    return "\n".join(("> " * line.depth + line.text).rstrip() for line in lines).strip("\n")
+    """The lines as text again: quote marks below the cut depth put back, common
+    indentation removed (Outlook for Mac indents a forwarded body by four spaces)."""
+    body = "\n".join(("> " * line.depth + line.raw).rstrip() for line in lines)
+    return textwrap.dedent(body).strip()
 
 
 def _check_thread(*, sender: Address, subject: str, body_lines: list[_Line], forwarder: str) -> Rejected | None:

@@ -136,6 +136,7 @@ class Message:
     html: str = ""
     body_bytes: int = 0  # decoded size of all text and HTML parts (LIM-1)
     attachments: tuple[Attachment, ...] = ()
+    attached_messages: tuple[bytes, ...] = ()  # message/rfc822 parts, raw (forward as attachment)
     defects: tuple[str, ...] = ()
 
     def all_recipients(self) -> tuple[str, ...]:

@@ -140,8 +140,8 @@ def _message(mp, data: bytes) -> Message:
     date = mp.date
     if date is not None:
         date = date.replace(tzinfo=timezone.utc) if date.tzinfo is None else date.astimezone(timezone.utc)
-    text = "\n".join(mp.text_plain)
-    html = "\n".join(mp.text_html)
+    text = "\n".join(_iso2022(t) for t in mp.text_plain)
+    html = "\n".join(_iso2022(t) for t in mp.text_html)
     return Message(
         identity=message_id or raw_identity(data),
         message_id=message_id,
@@ -157,8 +157,41 @@ def _message(mp, data: bytes) -> Message:
         html=html,
         body_bytes=len(text.encode("utf-8", "surrogatepass")) + len(html.encode("utf-8", "surrogatepass")),
         attachments=tuple(_attachment(a) for a in mp.attachments),
+        attached_messages=_attached_messages(msg),
         defects=tuple(sorted(mp.defects_categories)),
     )
+
+
+def _iso2022(text: str) -> str:
+    """mail-parser hands 7bit ISO-2022-JP text (Japanese Outlook and Thunderbird) over with
+    its escape sequences undecoded."""
+    if "\x1b" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("iso2022_jp_2")
+    except UnicodeError:
+        return text
+
+
+def _attached_messages(msg) -> tuple[bytes, ...]:
+    """The raw bytes of each message/rfc822 part (not those nested inside another one)."""
+    out: list[bytes] = []
+
+    def walk(part) -> None:
+        if part.get_content_type() in ("message/rfc822", "message/global"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                try:
+                    out.append(payload[0].as_bytes())
+                except Exception:  # a part the stdlib cannot serialise again: skip it
+                    pass
+            return
+        if part.is_multipart():
+            for sub in part.get_payload():
+                walk(sub)
+
+    walk(msg)
+    return tuple(out)
 
 
 def _attachment(a: dict) -> Attachment:

@@ -17,6 +17,7 @@ from crmlog.model import (
     Duplicate,
     Message,
     LogPath,
+    NewContact,
     Rejected,
     Seat,
     Settings,
@@ -94,8 +95,7 @@ def test_addr_2_not_addressed_is_skipped():
 
 
 def test_addr_3_forwarding_address_takes_the_forward_path():
-    d = decide(message(bcc=(), to=(addr(FWD),)), TEAM, SETTINGS)
-    assert isinstance(d, Rejected) and d.code == Code.FORWARD_NOT_RECOGNIZED
+    assert accepted(decide(forward(), TEAM, SETTINGS)).path == LogPath.FORWARD
 
 
 def test_addr_3_bcc_address_takes_the_bcc_path():
@@ -358,3 +358,110 @@ def test_rej_2_unparseable_rejected_unless_a_copy_of_a_logged_message():
     rejected(decide_unparseable(partial, "boom", TEAM), Code.UNPARSEABLE)
     logged = Snapshot(users=TEAM.users, logged=frozenset({partial.identity}))
     assert isinstance(decide_unparseable(partial, "boom", logged), Duplicate)
+
+
+# ------------------------------------------------------------------ FWD
+
+
+GMAIL_FORWARD = """Please log this.
+
+---------- Forwarded message ---------
+From: Li Wei <li.wei@acme.example>
+Date: Tue, Mar 9, 2021 at 4:12 PM
+Subject: Re: Quote for 200 pumps
+To: Anna <anna@ourco.example>
+Cc: Chen Jie <chen.jie@acme.example>, Tom <tom@partner.example>
+
+We accept the quote.
+"""
+
+
+def forward(text: str = GMAIL_FORWARD, **kw) -> Message:
+    base = dict(subject="Fwd: Re: Quote for 200 pumps", to=(addr(FWD),), bcc=(), text=text, body_bytes=len(text))
+    base.update(kw)
+    return message(**base)
+
+
+def test_fwd_1_one_forwarded_message_is_logged_with_what_its_header_says():
+    d = accepted(decide(forward(), TEAM, SETTINGS))
+    f = d.forwarded
+    assert f is not None and f.client == "gmail"
+    assert (f.sender, f.subject, f.date) == (addr("li.wei@acme.example", "Li Wei"), "Re: Quote for 200 pumps", "2021-03-09T16:12:00")
+    assert "FWD-1" in d.rules
+
+
+def test_fwd_2_no_forward_header_rejected_forward_not_recognized():
+    r = rejected(decide(forward("Li called, she accepts."), TEAM, SETTINGS), Code.FORWARD_NOT_RECOGNIZED)
+    assert "FWD-2" in r.rules and "Forwarded message" in r.reason
+
+
+def test_fwd_3_two_forwards_rejected_forward_is_thread():
+    text = GMAIL_FORWARD + "\n" + GMAIL_FORWARD.split("\n\n", 1)[1]
+    r = rejected(decide(forward(text), TEAM, SETTINGS), Code.FORWARD_IS_THREAD)
+    assert "FWD-3" in r.rules
+
+
+def test_fwd_3_forwarded_message_written_by_another_user_is_a_thread():
+    text = GMAIL_FORWARD.replace("Li Wei <li.wei@acme.example>", "Dora <d.sales@ourco.example>")  # Dora's alias
+    r = rejected(decide(forward(text), TEAM, SETTINGS), Code.FORWARD_IS_THREAD)
+    assert "d.sales@ourco.example" in r.reason
+
+
+def test_fwd_3_forwarded_message_written_by_the_forwarder_is_a_thread():
+    text = GMAIL_FORWARD.replace("Li Wei <li.wei@acme.example>", "Anna <anna@ourco.example>")
+    rejected(decide(forward(text), TEAM, SETTINGS), Code.FORWARD_IS_THREAD)
+
+
+def test_fwd_4_contact_is_the_forwarded_sender_created_as_forward_sender():
+    d = accepted(decide(forward(), TEAM, SETTINGS))
+    assert d.contacts == ("li.wei@acme.example",)
+    assert d.new_contacts == (NewContact(email="li.wei@acme.example", name="Li Wei", source="forward-sender", company="acme.example"),)
+    assert d.forwarded is not None and d.forwarded.note == "Please log this."
+    assert d.forwarded.body == "We accept the quote."
+
+
+def test_fwd_5_forwarded_to_and_cc_are_not_contacts():
+    d = accepted(decide(forward(), TEAM, SETTINGS))
+    created = {c.email for c in d.new_contacts}
+    assert "chen.jie@acme.example" not in created and "tom@partner.example" not in created
+    assert d.contacts == ("li.wei@acme.example",) and d.companies == ("acme.example",)
+
+
+def test_fwd_6_associations_as_bcc_3_for_the_one_contact():
+    li = "li.wei@acme.example"
+    deals = tuple(
+        Deal(id=i, name=f"d{i}", stage="open", created=f"2026-0{i}-01T00:00:00+00:00", contacts=(li,)) for i in range(1, 8)
+    ) + (Deal(id=9, name="theirs", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("chen.jie@acme.example",)),)
+    view = Snapshot(users=TEAM.users, team_inboxes=TEAM.team_inboxes, contacts={li: Contact(email=li, company="acme-group.example")}, deals=deals)
+    d = accepted(decide(forward(), view, SETTINGS))
+    assert d.new_contacts == ()
+    assert d.companies == ("acme-group.example",)
+    assert d.deals == (7, 6, 5, 4, 3)
+
+
+def test_fwd_7_attribution_and_permissions_are_the_forwarders():
+    rejected(decide(forward(sender=addr("ben@ourco.example")), TEAM, SETTINGS), Code.READ_ONLY_SEAT)
+    rejected(decide(forward(sender=addr("carl@ourco.example")), TEAM, SETTINGS), Code.NO_INBOX_PERMISSION)
+    rejected(decide(forward(sender=addr("li.wei@acme.example")), TEAM, SETTINGS), Code.SENDER_NOT_A_USER)
+    d = accepted(decide(forward(sender=addr("sales@ourco.example")), TEAM, SETTINGS))
+    assert (d.attribution.user, d.attribution.rule) == ("anna@ourco.example", "ATTR-T")
+
+
+def test_fwd_4_never_logged_forwarded_sender_gives_no_contact():
+    settings = Settings(bcc=(LOG,), forward=(FWD,), never_log=("acme.example",))
+    rejected(decide(forward(), TEAM, settings), Code.NO_RECIPIENTS)
+
+
+def test_fwd_1_forward_as_attachment_logs_the_attached_message_and_its_files():
+    inner = (
+        b"From: Li Wei <li.wei@acme.example>\nTo: anna@ourco.example\nSubject: Re: Quote\n"
+        b"Date: Tue, 9 Mar 2021 16:12:05 +0100\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nSigned, see PDF.\n'
+        b'--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="po.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+    )
+    m = forward("See attached.", attached_messages=(inner,))
+    d = accepted(decide(m, TEAM, SETTINGS))
+    assert d.forwarded is not None and d.forwarded.client == "attachment"
+    assert d.forwarded.sender.email == "li.wei@acme.example" and d.forwarded.date == "2021-03-09T15:12:05+00:00"
+    assert [(a.filename, a.data) for a in d.kept_attachments] == [("po.pdf", b"%PDF-1.4\n")]
