@@ -300,7 +300,7 @@ def addresses(value: str) -> tuple[Address, ...]:
         email = normalize_email(m.group(0)) if m else ""
         name = chunk.replace(m.group(0), " ") if m else chunk
         name = re.sub(r"[<>\[\]()]", " ", name)
-        name = " ".join(name.split()).strip(" \"'`,")
+        name = " ".join(name.split()).strip(" \"'`,«»„“”‘’")
         if name.casefold() == email:
             name = ""
         if not email and not name:
@@ -321,6 +321,7 @@ _DATEPARSER_SETTINGS = {
 _GMT_OFFSET = re.compile(r"[(\[]?\b(?:GMT|UTC)\s?([+-])(\d{1,2}):?(\d{2})?[)\]]?")
 
 
+_JA_WEEKDAY = re.compile(r"(日)\s*[(（]?[月火水木金土日]曜日?[)）]?")
 _RFC5322_DATE = re.compile(
     r"^(?:[A-Z][a-z]{2},\s*)?\d{1,2}\s+[A-Z][a-z]{2}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[A-Z]{1,5})?(?:\s*\(.*\))?$"
 )
@@ -348,6 +349,7 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
     if parsed is None and len(value) <= 120:
         everything = tuple(lg.code for lg in LANGUAGES)
         # "GMT+8" or "(GMT+01:00)" anywhere in the string (iOS puts it before the time)
+        value = _JA_WEEKDAY.sub(r"\1 ", value)  # dateparser misreads "19日月曜日"
         zone = _GMT_OFFSET.search(value)
         bare = (value[: zone.start()] + " " + value[zone.end():]).strip() if zone else value
         # The labels' languages first: they also fix the order of a numeric day and month.
