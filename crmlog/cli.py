@@ -355,7 +355,12 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     if as_json:
         render.emit_json({**row, "saved": [str(p) for p in saved]} if save_dir else row)
         return
-    render.record(f"E-mail {row['id']}", row, skip=("text", "html", "attachments"))
+    render.record(f"E-mail {row['id']}", row, skip=("text", "html", "attachments", "forward"))
+    if row["forward"]:
+        forward = row["forward"]
+        render.record("Forwarded", forward, skip=("note",))
+        if forward.get("note"):
+            render.text("Forward note:\n" + forward["note"] + "\n")
     render.table("Attachments", row["attachments"], ["filename", "content_type", "size", "sha256", "stored"])
     render.text(row["text"] or row["html"])
     for p in saved:

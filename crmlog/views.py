@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .errors import NotFound
 from .model import Forwarded, Rejected, normalize_email, normalize_message_id
@@ -201,10 +201,8 @@ def attribution(store: Store, since: datetime | None = None, until: datetime | N
     }
     for e in store.all("emails"):
         if since or until:
-            if not e.get("date"):
-                continue
-            when = datetime.fromisoformat(e["date"])
-            if (since and when < since) or (until and when >= until):
+            when = _when(e)
+            if when is None or (since and when < since) or (until and when >= until):
                 continue
         row = rows.setdefault(e["user"], {"user": e["user"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}})
         row["logged"] += 1
@@ -212,6 +210,20 @@ def attribution(store: Store, since: datetime | None = None, until: datetime | N
         rule = e.get("attribution", {}).get("rule", "")
         row["by_rule"][rule] = row["by_rule"].get(rule, 0) + 1
     return list(rows.values())
+
+
+def _when(e: dict) -> datetime | None:
+    """An e-mail's date for --since/--until: its own date (a forwarded date without a zone
+    read as UTC), else, for a forward whose date could not be read, when it was forwarded."""
+    forward = e.get("forward") or {}
+    for value in (e.get("date"), forward.get("forwarded_at")):
+        try:
+            when = datetime.fromisoformat(value) if value else None
+        except ValueError:
+            continue
+        if when is not None:
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return None
 
 
 def explain(store: Store, message_id: str) -> dict:

@@ -69,6 +69,36 @@ messages = [
     # 9. Only colleagues as recipients: nothing to log on (BCC-4).
     msg(9, "Anna Schmidt <anna@ourco.example>", "ben@ourco.example", "Internal note", "FYI\n",
         bcc=LOG, date_day=5),
+    # 10. Anna forwards Li's reply (Gmail layout): logged on Li with Li's subject and date,
+    #     her note apart, on the open deal; the forwarded Cc is no contact (FWD-4..6).
+    msg(10, "Anna Schmidt <anna@ourco.example>", FWD, "Fwd: Re: Quote for the pilot",
+        "Li accepts - please prepare the contract.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Li Wei <li.wei@acme-industrial.com>\n"
+        "Date: Tue, Jun 2, 2026 at 4:12 PM\n"
+        "Subject: Re: Quote for the pilot\n"
+        "To: Anna Schmidt <anna@ourco.example>\n"
+        "Cc: Chen Jie <chen.jie@acme-industrial.com>\n\n\n"
+        "Hello Anna,\n\nwe accept the quote for the pilot.\n\nBest regards,\nLi Wei\n\n"
+        "On Mon, Jun 1, 2026 at 9:01 AM Anna Schmidt <anna@ourco.example> wrote:\n"
+        "> Hello Li,\n> please find our quote attached.\n", date_day=6),
+    # 11. A reply from a new contact, forwarded from Outlook in Chinese: contact created
+    #     (source forward-sender) with its company.
+    msg(11, "Anna Schmidt <anna@ourco.example>", FWD, "转发: 答复: 询价",
+        "-----原始邮件-----\n"
+        "发件人: 王芳 <wang.fang@huaxin-pumps.cn>\n"
+        "发送时间: 2026年6月3日 10:30\n"
+        "收件人: Anna Schmidt <anna@ourco.example>\n"
+        "主题: 答复: 询价\n\n"
+        "Anna 您好，\n\n我们需要50台水泵，请报价。\n\n王芳\n", date_day=7),
+    # 12. Two replies forwarded at once: a thread, not logged (FWD-3).
+    msg(12, "Anna Schmidt <anna@ourco.example>", FWD, "Fwd: Re: Quote for the pilot",
+        "---------- Forwarded message ---------\n"
+        "From: Li Wei <li.wei@acme-industrial.com>\nDate: Tue, Jun 2, 2026 at 4:12 PM\n"
+        "Subject: Re: Quote for the pilot\nTo: Anna Schmidt <anna@ourco.example>\n\n\nWe accept.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Chen Jie <chen.jie@acme-industrial.com>\nDate: Tue, Jun 2, 2026 at 5:00 PM\n"
+        "Subject: Re: Quote for the pilot\nTo: Anna Schmidt <anna@ourco.example>\n\n\nAgreed.\n", date_day=7),
 ]
 
 path = HERE / "mailbox.mbox"

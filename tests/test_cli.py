@@ -29,10 +29,10 @@ def test_ingest_samples_summary(samples):
     s = samples.summary
     assert set(s) >= SUMMARY_KEYS
     assert {k: s[k] for k in SUMMARY_KEYS - {"rejections"}} == {
-        "scanned": 9, "addressed": 8, "logged": 4, "rejected": 3, "skipped": 1,
-        "duplicates": 1, "contacts_created": 3, "notices": 1,
+        "scanned": 12, "addressed": 11, "logged": 6, "rejected": 4, "skipped": 1,
+        "duplicates": 1, "contacts_created": 4, "notices": 1,
     }
-    assert s["rejections"] == {"no-recipients": 1, "read-only-seat": 1, "sender-not-a-user": 1}
+    assert s["rejections"] == {"forward-is-thread": 1, "no-recipients": 1, "read-only-seat": 1, "sender-not-a-user": 1}
 
 
 def test_contacts_show_json_contract(samples):
@@ -40,18 +40,21 @@ def test_contacts_show_json_contract(samples):
     assert set(c) >= {"email", "name", "source", "company", "deals", "emails"}
     assert (c["email"], c["name"], c["source"], c["company"]) == (LI, "Li Wei", "bcc-recipient", "acme-industrial.com")
     assert [(d["name"], d["stage"]) for d in c["deals"]] == [("Acme pilot", "open"), ("Acme framework contract", "won")]
-    assert [e["subject"] for e in c["emails"]] == ["Drawings", "Quote for the pilot"]  # newest first
+    assert [e["subject"] for e in c["emails"]] == ["Drawings", "Re: Quote for the pilot", "Quote for the pilot"]  # newest first
     assert all(set(e) >= {"id", "message_id", "subject", "date", "path", "user"} for e in c["emails"])
-    assert {e["path"] for e in c["emails"]} == {"bcc"} and {e["user"] for e in c["emails"]} == {"anna@ourco.example"}
+    assert [e["path"] for e in c["emails"]] == ["bcc", "forward", "bcc"]
+    assert {e["user"] for e in c["emails"]} == {"anna@ourco.example"}
 
 
 def test_contacts_list_and_show_without_email(samples):
     rows = samples.json("contacts", "list")
     assert samples.json("contacts", "show") == rows
     by = {r["email"]: r for r in rows}
-    assert set(by) == {LI, "hans.mueller@beispiel-gmbh.de", "maria.rossi@gmail.com"}  # BCC-2: no Bcc-only contact
+    # BCC-2: no Bcc-only contact; FWD-5: no contact from a forwarded Cc (chen.jie@)
+    assert set(by) == {LI, "hans.mueller@beispiel-gmbh.de", "maria.rossi@gmail.com", "wang.fang@huaxin-pumps.cn"}
     assert all(set(r) >= {"email", "name", "company", "source", "emails"} for r in rows)
-    assert by[LI]["emails"] == 2 and by["maria.rossi@gmail.com"]["company"] is None
+    assert by[LI]["emails"] == 3 and by["maria.rossi@gmail.com"]["company"] is None
+    assert (by["wang.fang@huaxin-pumps.cn"]["source"], by["wang.fang@huaxin-pumps.cn"]["company"]) == ("forward-sender", "huaxin-pumps.cn")
     assert by["hans.mueller@beispiel-gmbh.de"]["name"] == "Hans Müller"
 
 
@@ -66,6 +69,17 @@ def test_emails_list_json_contract_and_bcc_3_associations(samples):
     assert (pdf["filename"], pdf["content_type"], pdf["stored"]) == ("quote.pdf", "application/pdf", True)
 
 
+def test_fwd_4_to_6_the_sample_forward_is_logged_on_li_with_her_subject_and_the_note_apart(samples):
+    e = samples.json("emails", "show", "sample-10@ourco.example")
+    assert (e["path"], e["from"], e["subject"], e["date"]) == ("forward", LI, "Re: Quote for the pilot", "2026-06-02T16:12:00")
+    assert e["contacts"] == [LI] and e["deals"] == [1] and e["companies"] == ["acme-industrial.com"]
+    assert e["cc"] == ["chen.jie@acme-industrial.com"]  # kept on the e-mail, no contact (FWD-5)
+    assert e["forward"]["note"] == "Li accepts - please prepare the contract."
+    assert e["text"].startswith("Hello Anna,") and "Li accepts" not in e["text"]
+    shown = samples("emails", "show", "sample-10@ourco.example").stdout
+    assert "Li accepts - please prepare the contract." in shown and "Hello Anna," in shown
+
+
 def test_lim_2_oversized_attachment_not_stored_notice_recorded(samples):
     drawings = next(r for r in samples.json("emails", "list") if r["subject"] == "Drawings")
     assert [(a["filename"], a["stored"]) for a in drawings["attachments"]] == [("notes.txt", True), ("drawings.bin", False)]
@@ -77,7 +91,7 @@ def test_lim_2_oversized_attachment_not_stored_notice_recorded(samples):
 def test_rej_1_rejections_json_contract_reason_sender_and_code_filter(samples):
     rows = samples.json("rejections")
     assert all(set(r) >= {"message_id", "code", "reason", "sender", "date", "source"} for r in rows)
-    assert sorted(r["code"] for r in rows) == ["no-recipients", "read-only-seat", "sender-not-a-user"]
+    assert sorted(r["code"] for r in rows) == ["forward-is-thread", "no-recipients", "read-only-seat", "sender-not-a-user"]
     (one,) = samples.json("rejections", "--code", "read-only-seat")
     assert (one["sender"], one["message_id"]) == ("ben@ourco.example", "sample-5@ourco.example")
     assert one["source"].endswith("mailbox.mbox") and "read-only" in one["reason"]
@@ -85,7 +99,7 @@ def test_rej_1_rejections_json_contract_reason_sender_and_code_filter(samples):
 
 def test_attribution_json_and_explain_with_or_without_brackets(samples):
     rows = {r["user"]: r for r in samples.json("attribution")}
-    assert rows["anna@ourco.example"] == {"user": "anna@ourco.example", "logged": 4, "bcc": 4, "forward": 0, "by_rule": {"ATTR-1": 3, "ATTR-T": 1}}
+    assert rows["anna@ourco.example"] == {"user": "anna@ourco.example", "logged": 6, "bcc": 4, "forward": 2, "by_rule": {"ATTR-1": 5, "ATTR-T": 1}}
     assert rows["ben@ourco.example"]["logged"] == 0
     june_5 = {r["user"]: r["logged"] for r in samples.json("attribution", "--since", "2026-06-05")}
     assert june_5["anna@ourco.example"] == 1
@@ -98,9 +112,9 @@ def test_attribution_json_and_explain_with_or_without_brackets(samples):
 
 
 def test_companies_deals_users_team_inboxes_lists(samples):
-    assert [c["domain"] for c in samples.json("companies", "list")] == ["acme-industrial.com", "beispiel-gmbh.de"]
+    assert [c["domain"] for c in samples.json("companies", "list")] == ["acme-industrial.com", "beispiel-gmbh.de", "huaxin-pumps.cn"]
     acme = samples.json("companies", "show", "acme-industrial.com")
-    assert acme["contacts"] == [LI] and len(acme["emails"]) == 2
+    assert acme["contacts"] == [LI] and len(acme["emails"]) == 3
     deals = samples.json("deals", "list")
     assert all(set(d) >= {"id", "name", "stage", "created", "contacts"} for d in deals)
     assert [(d["id"], d["stage"], d["contacts"]) for d in deals] == [(1, "open", [LI]), (2, "won", [LI])]

@@ -351,3 +351,19 @@ def test_fwd_4_ingest_logs_forwards_on_the_original_sender(cli, tmp_path):
     assert cli.json("contacts", "show", "li.wei@acme.com.cn")["emails"][0]["date"] == "2021-03-09T16:12:00"
     by_user = {row["user"]: row for row in cli.json("attribution")}
     assert by_user["bob@us.example"]["forward"] == 3
+
+
+def test_fwd_4_a_forwarded_date_that_cannot_be_read_is_kept_and_counted_by_forward_time(cli, tmp_path):
+    from conftest import FWD, eml
+
+    cli.init()
+    cli("users", "add", "bob@us.example", "--inbox", "bob@us.example")
+    text = ("---------- Forwarded message ---------\nFrom: Li Wei <li.wei@acme-industrial.com>\n"
+            "Date: the day after the fair\nSubject: Re: Quote\nTo: bob@us.example\n\n\nWe accept.\n")
+    mbox = tmp_path / "in.mbox"
+    mbox.write_bytes(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + eml(frm="bob@us.example", to=FWD, subject="Fwd: Re: Quote", body=text, date="Wed, 10 Mar 2021 09:30:00 +0100"))
+    assert cli.json("ingest", str(mbox), "--quiet")["logged"] == 1
+    assert cli.json("contacts", "show", "li.wei@acme-industrial.com")["emails"][0]["date"] == "the day after the fair"
+    counted = {r["user"]: r["forward"] for r in cli.json("attribution", "--since", "2021-03-10", "--until", "2021-03-11")}
+    assert counted == {"bob@us.example": 1}
+    assert {r["user"]: r["forward"] for r in cli.json("attribution", "--since", "2022-01-01")} == {"bob@us.example": 0}
