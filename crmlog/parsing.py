@@ -10,11 +10,9 @@ from datetime import timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
 import mailparser
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
 from mailparser.utils import get_addresses
 
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
@@ -210,7 +208,18 @@ def _attachment(a: dict) -> Attachment:
     )
 
 
-_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=True)
+@lru_cache(maxsize=1)
+def _html_renderer():
+    """inscriptis and its configuration, loaded when a first HTML body is rendered (most runs
+    render none)."""
+    from inscriptis import get_text
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.model.config import ParserConfig
+
+    config = ParserConfig(css=CSS_PROFILES["strict"], display_links=True)
+    return lambda html: get_text(html, config)
+
+
 _MAILTO_LINK = re.compile(r"\[([^\]\n]*)\]\(mailto:([^)\s?]*)[^)\s]*\)", re.I)
 _OTHER_LINK = re.compile(r"\[([^\]\n]*)\]\((?:https?|ftp|cid|tel|file):[^)\s]*\)", re.I)
 
@@ -222,7 +231,7 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     try:
-        text = get_text(html, _HTML_CONFIG)
+        text = _html_renderer()(html)
     except Exception:  # lxml gives up on some broken markup: read it as tag-free text
         text = re.sub(r"<[^>]*>", " ", html)
 
