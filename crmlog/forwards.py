@@ -21,13 +21,14 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from collections.abc import Iterator
 from functools import lru_cache
 
 from .forward_layouts import BCC, CC, DATE, FROM, LANGUAGES, REPLY_TO, SEPARATORS, SUBJECT, TO
 from .model import Address, Attachment, Code, Forwarded, Message, Rejected, normalize_email
 from .parsing import ParseError, html_to_text, parse
 
-MAX_TEXT_CHARS = 1_000_000  # a forward header sits near the top; a longer body is cut here
+MAX_SCAN_CHARS = 300_000  # landmarks are looked for this far into a text (the body is kept whole)
 MAX_LINE_CHARS = 2_000  # longer lines are body text, never a header or separator
 BLOCK_GAP = 1  # blank lines allowed between two header lines of one block
 HEADER_LOOKAHEAD = 4  # non-blank lines between a separator and its header block
@@ -39,16 +40,15 @@ def _alternation(phrases: set[str]) -> str:
     return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(phrases, key=len, reverse=True))
 
 
-_FIELD_OF_LABEL: dict[str, str] = {}
-_LANGS_OF_LABEL: dict[str, list[str]] = {}
-for _lang in LANGUAGES:
-    for _field, _labels in _lang.labels.items():
-        for _label in _labels:
-            _FIELD_OF_LABEL.setdefault(_label.casefold(), _field)
-            _LANGS_OF_LABEL.setdefault(_label.casefold(), []).append(_lang.code)
+_ALL_LABELS = {(lang.code, field, label) for lang in LANGUAGES for field, labels in lang.labels.items() for label in labels}
+_FIELD_OF_LABEL = {label.casefold(): field for _, field, label in sorted(_ALL_LABELS)}
+_LANGS_OF_LABEL = {
+    folded: tuple(sorted({code for code, _, label in _ALL_LABELS if label.casefold() == folded}))
+    for folded in _FIELD_OF_LABEL
+}
 
 _LABEL_LINE = re.compile(
-    r"^[*_]{0,2}(?P<label>" + _alternation(set(_FIELD_OF_LABEL) | {lb for lg in LANGUAGES for v in lg.labels.values() for lb in v})
+    r"^[*_]{0,2}(?P<label>" + _alternation({label for _, _, label in _ALL_LABELS})
     + r")[*_]{0,2}\s*[:：][*_]{0,2}[ \t\u3000]*(?P<value>.*)$",
     re.I,
 )
@@ -66,19 +66,19 @@ _SEPARATORS = tuple(
 _INLINE_SEPARATOR = re.compile(
     r"^(?P<sep>-{3,}\s*(?:" + _PHRASES["forwarded"] + "|" + _PHRASES["original"] + r")\s*-{3,})\s*\S.*[:：]", re.I
 )
-_LABEL_ANYWHERE = re.compile(
-    r"(?:" + _alternation({lb for lg in LANGUAGES for v in lg.labels.values() for lb in v}) + r")\s*[:：]", re.I
-)
+_LABEL_ANYWHERE = re.compile(r"(?:" + _alternation({label for _, _, label in _ALL_LABELS}) + r")\s*[:：]", re.I)
 
-_EMAIL = r"[^\s<>\[\]():;,\"'`]+@[^\s<>\[\]():;,\"'`]+\.[^\s<>\[\]():;,\"'`]*[^\s<>\[\]():;,\"'`.]"
+_EMAIL = r"[^\s<>\[\]():;,\"'`@]{1,64}@[^\s<>\[\]():;,\"'`@.]{1,63}(?:\.[^\s<>\[\]():;,\"'`@.]{1,63})+"
 _EMAIL_RE = re.compile(_EMAIL)
-_WHO = r"(?P<who>[^:<>\[\]\n]*?\s*[<\[(]?(?:mailto:)?" + _EMAIL + r"[>\])]?)"
+# Bounded repeats: a wrote line is short, and unbounded lazy parts backtrack badly on long
+# lines that merely contain an address and end in a colon.
+_WHO = r"(?P<who>[^:<>\[\]\n]{0,80}?\s*[<\[(]?(?:mailto:)?" + _EMAIL + r"[>\])]?)"
 _DATE_END = (
     r"(?:\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?(?:\s?(?:Uhr|h|시))?"
     r"|\d{4}(?:\s?г\.)?|\d{1,2}日(?:\s?[(（][^)）]{1,3}[)）])?)"
-    r"(?:\s*\(?(?:GMT|UTC)?\s?[+-]\d{1,2}:?\d{0,2}\)?|\s+[A-Z]{2,5})?"
+    r"(?:\s*\(?(?:GMT|UTC)?\s?[+-]\d{1,2}:?\d{0,2}\)?|(?-i:\s+[A-Z]{2,5}\b))?"  # a zone: "+0100", "CET"
 )
-_DATE = r"(?P<date>[^\n]*?" + _DATE_END + r"|[^\n]*?(?:上午|下午)\s?\d{1,2}:\d{2})"
+_DATE = r"(?P<date>[^\n]{0,80}?" + _DATE_END + r"|[^\n]{0,80}?(?:上午|下午)\s?\d{1,2}:\d{2})"
 _WROTE = tuple(
     (lg.code, re.compile(r"^" + w.replace("{date}", _DATE).replace("{who}", _WHO) + r"$", re.I))
     for lg in LANGUAGES
@@ -94,6 +94,8 @@ _PREFIX_RE = re.compile(
 _FORWARD_PREFIX_RE = re.compile(
     r"^\s*[\[(]?(?:" + _alternation(_FORWARD_PREFIXES) + r")(?:\s?\[\d+\]|\s?\(\d+\))?\s*[:：]", re.I
 )
+# Outlook writes "Sent:" where other clients write "Date:"
+_OUTLOOK_SENT = {"sent", "gesendet", "envoyé", "enviado", "enviado el", "inviato", "verzonden", "enviada em", "enviada", "отправлено", "发送时间", "送信日時", "寄件日期"}
 _QUOTE = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
@@ -139,7 +141,7 @@ _Landmark = _Separator | _Header | _Wrote
 
 
 def _lines(text: str) -> list[_Line]:
-    out = []
+    out: list[_Line] = []
     for raw in text.splitlines():
         m = _QUOTE.match(raw)
         depth = m.group(1).count(">") if m else 0
@@ -227,46 +229,65 @@ def _header_at(lines: list[_Line], i: int) -> _Header | None:
     return None
 
 
-def _wrote_at(lines: list[_Line], i: int, *, joined: bool = False) -> _Wrote | None:
+def _wrote_at(lines: list[_Line], i: int) -> _Wrote | None:
+    """An "On DATE, NAME <ADDR> wrote:" line at i, or such a line wrapped onto i and i+1."""
     line = lines[i]
-    if not line.text or "@" not in line.text and (i + 1 >= len(lines) or "@" not in lines[i + 1].text):
-        return None
-    candidates = [(line.text, i + 1)]
-    if i + 1 < len(lines) and lines[i + 1].depth == line.depth and lines[i + 1].text and not joined:
-        if _wrote_at(lines, i + 1, joined=True) is None:  # the next line is not one by itself
-            candidates.append((line.text + " " + lines[i + 1].text, i + 2))  # wrapped at 76
-    for text, end in candidates:
-        if len(text) > 400 or not text.rstrip().endswith((":", "：")):
-            continue
-        for code, pattern in _WROTE:
-            m = pattern.match(text)
-            if m:
-                return _Wrote(i, end, line.depth, m.group("date").strip(" ,，"), m.group("who"), code)
+    if _could_be_wrote(line.text):
+        return _match_wrote(line.text, i, i + 1, line.depth)
+    after = lines[i + 1] if i + 1 < len(lines) else None
+    if (
+        line.text
+        and after is not None
+        and after.depth == line.depth
+        and after.text.endswith((":", "："))
+        and "@" in after.text
+        and not (_could_be_wrote(after.text) and _match_wrote(after.text, i + 1, i + 2, after.depth))  # not one by itself
+    ):
+        joined = line.text + " " + after.text
+        if _could_be_wrote(joined):
+            return _match_wrote(joined, i, i + 2, line.depth)
     return None
 
 
-def _landmarks(lines: list[_Line], start: int = 0) -> list[_Landmark]:
-    out: list[_Landmark] = []
-    i = start
-    while i < len(lines):
+def _could_be_wrote(text: str) -> bool:
+    """Cheap tests first: a wrote line ends in a colon, names an address and has a date."""
+    return (
+        8 < len(text) <= 400
+        and text.endswith((":", "："))
+        and "@" in text
+        and any(c.isdigit() for c in text)
+    )
+
+
+def _match_wrote(text: str, start: int, end: int, depth: int) -> _Wrote | None:
+    for code, pattern in _WROTE:
+        m = pattern.match(text)
+        if m:
+            return _Wrote(start, end, depth, m.group("date").strip(" ,，"), m.group("who"), code)
+    return None
+
+
+def _landmarks(lines: list[_Line]) -> Iterator[_Landmark]:
+    """The landmarks top to bottom, found as they are asked for: a reader that has decided
+    after the first two never looks at the rest of a long body. Only the first
+    MAX_SCAN_CHARS are searched, which bounds the time a hostile body can take."""
+    i, end, seen = 0, 0, 0
+    while end < len(lines) and seen < MAX_SCAN_CHARS:
+        seen += len(lines[end].raw) + 1
+        end += 1
+    while i < end:
         line = lines[i]
         sep = _separator(line)
         if sep is not None:
-            out.append(_Separator(i, sep[0], sep[1], line.depth))
+            yield _Separator(i, sep[0], sep[1], line.depth)
             i += 1
             continue
-        header = _header_at(lines, i)
-        if header is not None:
-            out.append(header)
-            i = header.end
-            continue
-        wrote = _wrote_at(lines, i)
-        if wrote is not None:
-            out.append(wrote)
-            i = wrote.end
+        mark = _header_at(lines, i) or _wrote_at(lines, i)
+        if mark is not None:
+            yield mark
+            i = mark.end
             continue
         i += 1
-    return out
 
 
 # ------------------------------------------------------------------ values
@@ -483,32 +504,29 @@ def _is_message(a: Attachment) -> bool:
 
 def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> Forwarded | Rejected:
     """Read an inline forward out of a text body."""
-    text = text[:MAX_TEXT_CHARS].translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
     lines = _lines(text)
     marks = _landmarks(lines)
-    if not marks:
+    first = next(marks, None)
+    if first is None:
         return _not_recognized("no forward header found: " + EXPECTED)
-    first = marks[0]
-    client = "generic"
     if isinstance(first, _Separator):
-        header = next((m for m in marks[1:2] if isinstance(m, _Header)), None)
-        if header is None or _nonblank_between(lines, first.start + 1, header.start) > HEADER_LOOKAHEAD:
-            wrote = next((m for m in marks[1:2] if isinstance(m, _Wrote)), None)
-            if wrote is not None and _nonblank_between(lines, first.start + 1, wrote.start) <= HEADER_LOOKAHEAD:
-                return _from_wrote(lines, marks, 1, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
-            return _not_recognized(
-                f"found the separator {lines[first.start].text!r} but no From line with a Date, "
-                "Subject or To line below it: the forward header was cut or edited"
-            )
-        client = first.client
-        if client == "apple-mail" and header.depth > 0:  # iOS quotes the forwarded header
-            client = "iphone-mail"
-        return _from_header(lines, marks, 1, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
+        second = next(marks, None)
+        near = second is not None and _nonblank_between(lines, first.start + 1, second.start) <= HEADER_LOOKAHEAD
+        if near and isinstance(second, _Header):
+            # iOS quotes the forwarded header below Apple's "Begin forwarded message:"
+            client = "iphone-mail" if first.client == "apple-mail" and second.depth > 0 else first.client
+            return _from_header(lines, second, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
+        if near and isinstance(second, _Wrote):
+            return _from_wrote(lines, second, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
+        return _not_recognized(
+            f"found the separator {lines[first.start].text!r} but no From line with a Date, "
+            "Subject or To line below it: the forward header was cut or edited"
+        )
     if isinstance(first, _Header):
-        if any(lab.casefold() in ("sent", "gesendet", "envoyé", "enviado", "inviato", "verzonden", "enviada", "отправлено", "发送时间", "送信日時", "寄件日期") for lab in first.labels):
-            client = "outlook"
-        return _from_header(lines, marks, 0, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
-    return _from_wrote(lines, marks, 0, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
+        outlook = any(label.casefold() in _OUTLOOK_SENT for label in first.labels)  # "Sent:" not "Date:"
+        return _from_header(lines, first, note_end=first.start, client="outlook" if outlook else "generic", forwarder=forwarder, outer_subject=outer_subject)
+    return _from_wrote(lines, first, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
 
 
 def _nonblank_between(lines: list[_Line], a: int, b: int) -> int:
@@ -516,10 +534,8 @@ def _nonblank_between(lines: list[_Line], a: int, b: int) -> int:
 
 
 def _from_header(
-    lines: list[_Line], marks: list[_Landmark], index: int, *, note_end: int, client: str, forwarder: str, outer_subject: str
+    lines: list[_Line], header: _Header, *, note_end: int, client: str, forwarder: str, outer_subject: str
 ) -> Forwarded | Rejected:
-    header = marks[index]
-    assert isinstance(header, _Header)
     f = header.fields
     senders = addresses(f[FROM])
     if not senders or not senders[0].email:
@@ -547,10 +563,8 @@ def _from_header(
 
 
 def _from_wrote(
-    lines: list[_Line], marks: list[_Landmark], index: int, *, note_end: int, forwarder: str, outer_subject: str
+    lines: list[_Line], wrote: _Wrote, *, note_end: int, forwarder: str, outer_subject: str
 ) -> Forwarded | Rejected:
-    wrote = marks[index]
-    assert isinstance(wrote, _Wrote)
     senders = addresses(wrote.who)
     rest = lines[wrote.end:]
     depth = next((line.depth for line in rest if line.text), wrote.depth)
@@ -594,26 +608,21 @@ def _check_thread(*, sender: Address, subject: str, body_lines: list[_Line], for
         )
     if subject and is_forward_subject(subject):
         return _thread(f"the forwarded message is itself a forward (its subject is {subject.strip()!r})")
-    marks = _landmarks(body_lines)
-    if not marks:
-        return None
     opening = next((i for i, line in enumerate(body_lines) if line.text), None)
-    first = marks[0]
-    if opening is not None and first.start == opening and not isinstance(first, _Wrote):
-        return _thread("the forwarded message is itself a forward: it opens with a forward header")
-    for i, mark in enumerate(marks):
+    previous: _Landmark | None = None
+    for mark in _landmarks(body_lines):
+        if previous is None and mark.start == opening and not isinstance(mark, _Wrote):
+            return _thread("the forwarded message is itself a forward: it opens with a forward header")
         if isinstance(mark, _Wrote) or mark.depth > 0:
             return None  # quoted history from here on: part of the contact's reply
         if isinstance(mark, _Separator) and mark.kind == "original":
             return None
-        if isinstance(mark, _Header) and not (i and isinstance(marks[i - 1], _Separator)):
+        if isinstance(mark, _Header) and not isinstance(previous, _Separator):
             return None  # Outlook's From/Sent block of the original below a reply
         if isinstance(mark, _Separator) and mark.kind == "forward":
-            return _thread(
-                "the message holds more than one forwarded message: forward one reply at a time"
-            )
+            return _thread("the message holds more than one forwarded message: forward one reply at a time")
+        previous = mark
     return None
-
 
 
 def inspect_raw(data: bytes) -> Forwarded | Rejected:

@@ -14,8 +14,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import corpus_files
 from crmlog.forward_layouts import LANGUAGES
-from crmlog.forwards import addresses, inspect_raw, is_forward_subject, parse_date, strip_prefixes
-from crmlog.model import Address
+from crmlog.forwards import addresses, inspect_raw, is_forward_subject, parse_date, read_forward, strip_prefixes
+from crmlog.model import Address, Rejected
 from crmlog.views import forward_report
 
 HERE = Path(__file__).resolve().parent / "forwards"
@@ -261,6 +261,20 @@ def test_layouts_every_label_means_one_field():
         for field, labels in lang.labels.items():
             for label in labels:
                 assert seen.setdefault(label.casefold(), field) == field, (lang.code, label)
+
+
+def test_fwd_1_a_wrote_line_wrapped_onto_two_lines():
+    found = read_forward("fyi\n\nOn Tue, Mar 9, 2021 at 4:12 PM Li Wei\n<li.wei@acme.example> wrote:\n\n> We accept.\n")
+    assert not isinstance(found, Rejected)
+    assert (found.sender, found.date, found.note, found.body) == (
+        Address(email="li.wei@acme.example", name="Li Wei"), "2021-03-09T16:12:00", "fyi", "We accept.")
+
+
+def test_lim_3_a_long_forwarded_body_is_kept_whole():
+    body = "".join(f"line {i} of a long price list: 12.50 EUR\n" for i in range(20_000))  # ~800 kB
+    text = "---------- Forwarded message ---------\nFrom: Li <li@acme.example>\nSubject: Prices\n\n" + body
+    found = read_forward(text)
+    assert not isinstance(found, Rejected) and found.body == body.strip()
 
 
 # ------------------------------------------------------------------ never a crash
