@@ -270,6 +270,47 @@ def test_fwd_1_a_wrote_line_wrapped_onto_two_lines():
         Address(email="li.wei@acme.example", name="Li Wei"), "2021-03-09T16:12:00", "fyi", "We accept.")
 
 
+INNER = (b"From: Li Wei <li.wei@acme.example>\nTo: bob@us.example\nSubject: Re: Quote\n"
+         b"Date: Tue, 9 Mar 2021 16:12:05 +0100\nMessage-ID: <r1@acme.example>\n\nWe accept.\n")
+
+
+def outer(body: str, *parts: bytes, html: str | None = None) -> bytes:
+    """A forward from bob@us.example: a text part (and an HTML part), then attached messages."""
+    head = b"From: Bob <bob@us.example>\nTo: fwd@crm.example.com\nSubject: Fwd: x\nMIME-Version: 1.0\n"
+    head += b'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: text/plain; charset=utf-8\n\n' + body.encode() + b"\n"
+    if html is not None:
+        head += b"--o\nContent-Type: text/html; charset=utf-8\n\n" + html.encode() + b"\n"
+    for p in parts:
+        head += b"--o\nContent-Type: message/rfc822\n\n" + p + b"\n"
+    return head + b"--o--\n"
+
+
+def test_fwd_3_an_attached_message_holding_another_attached_message_is_a_thread():
+    nested = (b"From: Li Wei <li.wei@acme.example>\nTo: bob@us.example\nSubject: Re: Quote\nMIME-Version: 1.0\n"
+              b'Content-Type: multipart/mixed; boundary="i"\n\n--i\nContent-Type: text/plain\n\nsee below\n'
+              b"--i\nContent-Type: message/rfc822\n\n" + INNER + b"\n--i--\n")
+    r = forward_report(inspect_raw(outer("see attached", nested)))
+    assert r["code"] == "forward-is-thread" and "itself a forward" in r["reason"]
+
+
+def test_fwd_3_an_attached_message_and_an_inline_forward_are_two():
+    inline = "---------- Forwarded message ---------\nFrom: Anna <anna@acme.example>\nSubject: Re: Quote\n\nOK\n"
+    assert forward_report(inspect_raw(outer(inline, INNER)))["code"] == "forward-is-thread"
+
+
+def test_fwd_1_attached_message_note_is_only_what_the_forwarder_wrote():
+    r = forward_report(inspect_raw(outer("See the attached reply.", INNER)))
+    assert (r["status"], r["client"], r["from_address"], r["note"], r["body"]) == (
+        "ok", "attachment", "li.wei@acme.example", "See the attached reply.", "We accept.")
+
+
+def test_fwd_1_html_part_is_read_when_the_text_part_holds_no_forward():
+    html = ('<p>FYI</p><div>---------- Forwarded message ---------<br>From: <a href="mailto:li.wei@acme.example">Li Wei</a>'
+            "<br>Date: Tue, Mar 9, 2021 at 4:12 PM<br>Subject: Re: Quote<br>To: bob@us.example</div><p>We accept.</p>")
+    r = forward_report(inspect_raw(outer("This message is in HTML.", html=html)))
+    assert (r["status"], r["from_address"], r["from_name"], r["note"], r["body"]) == ("ok", "li.wei@acme.example", "Li Wei", "FYI", "We accept.")
+
+
 def test_lim_3_a_long_forwarded_body_is_kept_whole():
     body = "".join(f"line {i} of a long price list: 12.50 EUR\n" for i in range(20_000))  # ~800 kB
     text = "---------- Forwarded message ---------\nFrom: Li <li@acme.example>\nSubject: Prices\n\n" + body
