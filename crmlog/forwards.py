@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .forward_layouts import BCC, CC, DATE, FROM, LANGUAGES, REPLY_TO, SEPARATORS, SUBJECT, TO
+from .forward_layouts import BCC, CC, DATE, FROM, LANGUAGES, REPLY_TO, SENT, SEPARATORS, SUBJECT, TO
 from .model import Address, Attachment, Code, Forwarded, Message, Rejected, normalize_email
 from .parsing import ParseError, html_to_text, parse
 
@@ -94,8 +94,6 @@ _PREFIX_RE = re.compile(
 _FORWARD_PREFIX_RE = re.compile(
     r"^\s*[\[(]?(?:" + _alternation(_FORWARD_PREFIXES) + r")(?:\s?\[\d+\]|\s?\(\d+\))?\s*[:：]", re.I
 )
-# Outlook writes "Sent:" where other clients write "Date:"
-_OUTLOOK_SENT = {"sent", "gesendet", "envoyé", "enviado", "enviado el", "inviato", "verzonden", "enviada em", "enviada", "отправлено", "发送时间", "送信日時", "寄件日期"}
 _QUOTE = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
@@ -125,6 +123,7 @@ class _Header:
     depth: int
     fields: dict[str, str]
     labels: tuple[str, ...]
+    sent: bool  # the date came under a "Sent:" label
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +164,9 @@ def _split_run_on(line: str) -> list[str]:
 
 
 def _separator(line: _Line) -> tuple[str, str] | None:
-    if not line.text or len(line.text) > 200 or line.text[0] not in "-_=*" and not line.text[0].isalpha():
-        return None
+    text = line.text
+    if not text or len(text) > 200 or (text[0] not in "-_=*" and not text[0].isalpha()):
+        return None  # every separator starts with a rule or a word
     for client, kind, pattern in _SEPARATORS:
         if pattern.match(line.text):
             return client, kind
@@ -192,6 +192,7 @@ def _header_at(lines: list[_Line], i: int) -> _Header | None:
     depth = lines[i].depth
     fields: dict[str, str] = {}
     labels: list[str] = []
+    sent = False
     last_field = ""
     j = i
     while j < len(lines):
@@ -199,6 +200,8 @@ def _header_at(lines: list[_Line], i: int) -> _Header | None:
         got = _label(line) if line.depth == depth else None
         if got is not None:
             field, label, value = got
+            if field == SENT:
+                field, sent = DATE, True
             if field in fields:  # a second From: the next block starts here
                 break
             fields[field], last_field = value, field
@@ -225,7 +228,7 @@ def _header_at(lines: list[_Line], i: int) -> _Header | None:
             continue
         break
     if FROM in fields and ({DATE, SUBJECT, TO} & fields.keys()):
-        return _Header(i, j, depth, fields, tuple(labels))
+        return _Header(i, j, depth, fields, tuple(labels), sent)
     return None
 
 
@@ -524,8 +527,8 @@ def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> 
             "Subject or To line below it: the forward header was cut or edited"
         )
     if isinstance(first, _Header):
-        outlook = any(label.casefold() in _OUTLOOK_SENT for label in first.labels)  # "Sent:" not "Date:"
-        return _from_header(lines, first, note_end=first.start, client="outlook" if outlook else "generic", forwarder=forwarder, outer_subject=outer_subject)
+        client = "outlook" if first.sent else "generic"  # Outlook writes "Sent:" where others write "Date:"
+        return _from_header(lines, first, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
     return _from_wrote(lines, first, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
 
 
