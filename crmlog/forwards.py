@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from collections.abc import Iterator
@@ -105,7 +105,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 class _Line:
     depth: int  # how many '>' quote levels
     text: str  # without the quote marks, stripped: what landmarks are matched on
-    raw: str = ""  # without the quote marks, indentation kept: what the body is made of
+    raw: str  # without the quote marks, indentation kept: what the body is made of
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,7 @@ def _split_run_on(line: str) -> list[str]:
     cuts = [x.start() for x in _LABEL_ANYWHERE.finditer(rest)]
     if not cuts or cuts[0] != 0:
         return [line]
-    return [head, *(rest[a:b] for a, b in zip(cuts, [*cuts[1:], len(rest)]))]
+    return [head, *(rest[a:b] for a, b in zip(cuts, [*cuts[1:], len(rest)], strict=True))]
 
 
 def _separator(line: _Line) -> tuple[str, str] | None:
@@ -186,9 +186,8 @@ def _label(line: _Line) -> tuple[str, str, str] | None:
 def _header_at(lines: list[_Line], i: int) -> _Header | None:
     """The header block that starts at line i, if one does (FWD-1: From and one of
     Date/Sent, Subject, To)."""
-    first = _label(lines[i])
-    if first is None:
-        return None
+    if not lines[i].text:
+        return None  # a block starts on a label line (checked in the loop below)
     depth = lines[i].depth
     fields: dict[str, str] = {}
     labels: list[str] = []
@@ -342,6 +341,7 @@ _DATEPARSER_SETTINGS = {
 }
 
 
+_ALL_LANGUAGES = tuple(lang.code for lang in LANGUAGES)
 _GMT_OFFSET = re.compile(r"[(\[]?\b(?:GMT|UTC)\s?([+-])(\d{1,2}):?(\d{2})?[)\]]?")
 
 
@@ -371,13 +371,12 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
         except (TypeError, ValueError, IndexError, OverflowError):
             parsed = None
     if parsed is None and len(value) <= 120:
-        everything = tuple(lg.code for lg in LANGUAGES)
-        # "GMT+8" or "(GMT+01:00)" anywhere in the string (iOS puts it before the time)
         value = _JA_WEEKDAY.sub(r"\1 ", value)  # dateparser misreads "19日月曜日"
+        # "GMT+8" or "(GMT+01:00)" anywhere in the string (iOS puts it before the time)
         zone = _GMT_OFFSET.search(value)
         bare = (value[: zone.start()] + " " + value[zone.end():]).strip() if zone else value
         # The labels' languages first: they also fix the order of a numeric day and month.
-        for order in (languages, everything) if languages else (everything,):
+        for order in (languages, _ALL_LANGUAGES) if languages else (_ALL_LANGUAGES,):
             parsed = _read_date(bare, order)
             if parsed is None:  # a zone name dateparser reads only in English text ("JST")
                 rest, tz = _dateparser().timezone_parser.pop_tz_offset_from_string(bare)
@@ -442,31 +441,25 @@ def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Reject
     attached = message.attached_messages
     if len(attached) > 1:
         return _thread(f"{len(attached)} messages are attached: forward one reply at a time")
-    text = message.text
-    found = read_forward(text, forwarder=forwarder, outer_subject=message.subject) if text.strip() else None
-    if (found is None or isinstance(found, Rejected) and found.code == Code.FORWARD_NOT_RECOGNIZED) and message.html:
+    # The text part first; the HTML part (rendered once) where the text shows no forward.
+    text = message.text if message.text.strip() else html_to_text(message.html)
+    found = read_forward(text, forwarder=forwarder, outer_subject=message.subject)
+    if not _recognized(found) and message.html and message.text.strip():
         from_html = read_forward(html_to_text(message.html), forwarder=forwarder, outer_subject=message.subject)
-        if found is None or not (isinstance(from_html, Rejected) and from_html.code == Code.FORWARD_NOT_RECOGNIZED):
+        if _recognized(from_html):
             found = from_html
     if attached:
         if isinstance(found, Forwarded):
             return _thread("the message holds an attached message and an inline forward as well")
-        return _attached_forward(attached[0], note_source=text or html_to_text(message.html), forwarder=forwarder)
-    if found is None:
-        return _not_recognized("the message has no text: " + EXPECTED)
-    if isinstance(found, Forwarded):
-        return Forwarded(
-            sender=found.sender,
-            to=found.to,
-            cc=found.cc,
-            subject=found.subject,
-            date=found.date,
-            body=found.body,
-            note=found.note,
-            client=found.client,
-            attachments=tuple(a for a in message.attachments if not _is_message(a)),
-        )
+        return _attached_forward(attached[0], note_source=text, forwarder=forwarder)
+    if isinstance(found, Forwarded):  # an inline forward carries the forward's own files
+        return replace(found, attachments=tuple(a for a in message.attachments if not _is_message(a)))
     return found
+
+
+def _recognized(found: Forwarded | Rejected) -> bool:
+    """A forward header was found (whether or not it was then refused as a thread)."""
+    return not (isinstance(found, Rejected) and found.code == Code.FORWARD_NOT_RECOGNIZED)
 
 
 def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwarded | Rejected:

@@ -9,12 +9,10 @@ from fnmatch import fnmatchcase
 
 from .attribution import attribute, session_user
 from .companies import company_domain
-from .forwards import find_forward
 from .model import (
     Accepted,
     Address,
     Attachment,
-    Attribution,
     Code,
     CrmView,
     Decision,
@@ -122,19 +120,25 @@ def decide(
             rules=("LIM-1",),
         )
 
-    if path == LogPath.FORWARD:
-        return _decide_forward(message, view, settings, credit, rules)  # FWD-7: ATTR, PERM done
+    recipients: tuple[Address, ...]
+    if path == LogPath.FORWARD:  # FWD-7: attribution and permissions above are the forwarder's
+        picked = _forwarded_contact(message, view, settings, rules)
+        if isinstance(picked, Rejected):
+            return picked
+        recipients, source, attachments, forwarded = (picked.sender,), "forward-sender", picked.attachments, picked
+    else:
+        recipients = _contacts_among((*message.to, *message.cc), view, settings)  # never Bcc (BCC-2)
+        rules += ["BCC-1", "BCC-2"]
+        if not recipients:
+            return Rejected(
+                code=Code.NO_RECIPIENTS,
+                reason="no recipient in To or Cc can be a contact (only colleagues, logging "
+                "or never-logged addresses, or Bcc)",
+                rules=("BCC-4",),
+            )
+        source, attachments, forwarded = "bcc-recipient", message.attachments, None
 
-    recipients = _bcc_recipients(message, view, settings)  # BCC-1, BCC-2
-    rules += ["BCC-1", "BCC-2"]
-    if not recipients:
-        return Rejected(
-            code=Code.NO_RECIPIENTS,
-            reason="no recipient in To or Cc can be a contact (only colleagues, logging "
-            "or never-logged addresses, or Bcc)",
-            rules=("BCC-4",),
-        )
-
+    # BCC-3 (and FWD-6 for the forwarded sender): contacts, their companies, their deals
     new_contacts = []
     companies: dict[str, None] = {}
     deals: dict[int, None] = {}
@@ -142,9 +146,7 @@ def decide(
         existing = view.contact(addr.email)
         if existing is None:
             company = company_domain(addr.email) if settings.auto_create_companies else None
-            new_contacts.append(
-                NewContact(email=addr.email, name=addr.name, source="bcc-recipient", company=company)
-            )
+            new_contacts.append(NewContact(email=addr.email, name=addr.name, source=source, company=company))
             if company and "COMP-1" not in rules:
                 rules.append("COMP-1")
         else:
@@ -153,9 +155,9 @@ def decide(
             companies[company] = None
         for deal in _recent_open_deals(view, addr.email):
             deals[deal] = None
-    rules.append("BCC-3")
+    rules.append("FWD-6" if forwarded else "BCC-3")
 
-    kept, dropped = _split_attachments(message.attachments, settings.max_attachment_bytes)
+    kept, dropped = _split_attachments(attachments, settings.max_attachment_bytes)
     if dropped:
         rules.append("LIM-2")
     return Accepted(
@@ -168,60 +170,35 @@ def decide(
         kept_attachments=kept,
         dropped_attachments=dropped,
         rules=tuple(rules),
+        forwarded=forwarded,
     )
 
 
-def _decide_forward(
-    message: Message, view: CrmView, settings: Settings, credit: Attribution, rules: list[str]
-) -> Decision:
-    """FWD-1..6: log the one forwarded reply on its original sender."""
+def _forwarded_contact(message: Message, view: CrmView, settings: Settings, rules: list[str]) -> Forwarded | Rejected:
+    """FWD-1..5: the one forwarded reply, whose sender (only) is the contact."""
+    from .forwards import find_forward  # its pattern tables compile only for runs that read a forward
+
     assert message.sender is not None
     found = find_forward(message, forwarder=message.sender.email)
     if isinstance(found, Rejected):
         return found  # FWD-2, FWD-3
-    rules.append("FWD-1")
     sender = found.sender
-    team = team_addresses(view)
-    if sender.email in team:
+    if sender.email in team_addresses(view):
         return Rejected(
             code=Code.FORWARD_IS_THREAD,
             reason=f"the forwarded message was written by {sender.email}, a user of the CRM: "
             "forward the contact's reply itself, not a reply to it",
             rules=("FWD-1", "FWD-3"),
         )
-    rules.append("FWD-3")
-    if sender.email in settings.logging_addresses or is_never_logged(sender.email, settings.never_log):
+    if not _contacts_among((sender,), view, settings):
         return Rejected(
             code=Code.NO_RECIPIENTS,
             reason=f"the forwarded message's sender {sender.email} is a logging or never-logged "
             "address, so there is no contact to log it on",
             rules=("FWD-4", "BCC-1", "BCC-4"),
         )
-    new_contacts = []
-    existing = view.contact(sender.email)
-    if existing is None:
-        company = company_domain(sender.email) if settings.auto_create_companies else None
-        new_contacts.append(NewContact(email=sender.email, name=sender.name, source="forward-sender", company=company))
-        if company:
-            rules.append("COMP-1")
-    else:
-        company = existing.company
-    rules += ["FWD-4", "FWD-5", "FWD-6"]
-    kept, dropped = _split_attachments(found.attachments, settings.max_attachment_bytes)
-    if dropped:
-        rules.append("LIM-2")
-    return Accepted(
-        path=LogPath.FORWARD,
-        attribution=credit,
-        new_contacts=tuple(new_contacts),
-        contacts=(sender.email,),  # FWD-5: never its To or Cc
-        companies=(company,) if company else (),
-        deals=tuple(_recent_open_deals(view, sender.email)),  # FWD-6 = BCC-3 for one contact
-        kept_attachments=kept,
-        dropped_attachments=dropped,
-        rules=tuple(rules),
-        forwarded=found,
-    )
+    rules += ["FWD-1", "FWD-3", "FWD-4", "FWD-5"]  # FWD-5: its To and Cc are left alone
+    return found
 
 
 def decide_unparseable(partial: Message | None, problem: str, view: CrmView) -> Decision:
@@ -236,10 +213,12 @@ def decide_unparseable(partial: Message | None, problem: str, view: CrmView) -> 
     )
 
 
-def _bcc_recipients(message: Message, view: CrmView, settings: Settings) -> tuple[Address, ...]:
+def _contacts_among(addresses: tuple[Address, ...], view: CrmView, settings: Settings) -> tuple[Address, ...]:
+    """BCC-1: the addresses that can be contacts: not a logging address, not the team's own,
+    not on `never_log`; each once."""
     excluded = settings.logging_addresses | team_addresses(view)
     out: dict[str, Address] = {}
-    for addr in (*message.to, *message.cc):  # never message.bcc (BCC-2)
+    for addr in addresses:
         if addr.email in excluded or addr.email in out:
             continue
         if is_never_logged(addr.email, settings.never_log):
