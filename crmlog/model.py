@@ -51,6 +51,11 @@ def raw_identity(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def tail_digest(tail: bytes) -> str:
+    """How the bytes before an mbox position are stored and compared (MboxPosition)."""
+    return hashlib.sha256(tail).hexdigest()
+
+
 def email_domain(address: str) -> str:
     return address.rpartition("@")[2]
 
@@ -90,13 +95,38 @@ class Address:
     name: str = ""
 
 
+MBOX_TAIL = 4096  # the bytes before an mbox position that must be unchanged to go on from it
+
+
+@dataclass(**_FROZEN)
+class MboxPosition:
+    """Where a run stopped in an mbox file: the offset after the last message decided on,
+    and the bytes just before it, which must still be there for the next run to go on from
+    that offset (an mbox rewritten since is read again from its start)."""
+
+    offset: int
+    tail: bytes  # up to MBOX_TAIL bytes before `offset` (stored as their SHA-256)
+
+
 @dataclass(**_FROZEN)
 class RawMessage:
-    """One message as read from disk: where it was found and its bytes."""
+    """One message as read from disk, addressed to a logging address as far as its header
+    block tells: where it was found and its bytes."""
 
     source: str  # the mailbox path (Maildir folder or mbox file)
     key: str  # stable within the source across runs
     data: bytes
+    position: MboxPosition | None = None  # mbox: where the next run goes on after this one
+
+
+@dataclass(**_FROZEN)
+class Unaddressed:
+    """A message whose header block names no logging address (ADDR-2): only its header
+    block was read. Counted as skipped and remembered, never parsed or stored."""
+
+    source: str
+    key: str
+    position: MboxPosition | None = None
 
 
 @dataclass(**_FROZEN)

@@ -27,6 +27,7 @@ ENVELOPE_HEADERS = (
     "envelope-to",
     "x-envelope-to",
 )
+ADDRESS_HEADERS = ("to", "cc", "bcc", *ENVELOPE_HEADERS)  # with Received `for`: ADDR-2
 _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$|\()", re.I)
 _AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
 
@@ -81,24 +82,107 @@ def _headers_only(data: bytes) -> Message | None:
         return None
 
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+# A line ends in CRLF, LF or a lone CR, as the stdlib parser reads it; an empty line ends the
+# header block.
+_EOL = rb"(?:\r\n|\r(?!\n)|\n)"
+_EMPTY_LINE = re.compile(_EOL + _EOL)
+_BOM = b"\xef\xbb\xbf"
 
 
-def address_pattern(addresses: frozenset[str]) -> re.Pattern[bytes]:
-    """One pattern for all the (normalised) addresses and their +tag forms, compiled once
-    per run for header_mentions."""
-    forms = []
-    for address in sorted(addresses):
-        local, _, domain = address.encode().partition(b"@")
-        forms.append(re.escape(local) + rb"(?:\+[^@\s<>]*)?@" + re.escape(domain))
-    return re.compile(b"|".join(forms) or rb"(?!)")
+def header_block_end(data: bytes) -> int | None:
+    """The offset just past the empty line that ends the header block, exactly where the
+    stdlib parser (and so mail-parser) ends it; None when `data` holds no empty line yet."""
+    if data[:1] in (b"\n", b"\r"):
+        return 2 if data[:2] == b"\r\n" else 1  # no header fields at all
+    lf = data.find(b"\n\n")
+    if lf >= 0 and b"\r" not in data[:lf]:
+        return lf + 2  # LF line ends: the common case, without a regex
+    crlf = data.find(b"\r\n\r\n")
+    if crlf >= 0:
+        head = data[:crlf]
+        if head.count(b"\r") == head.count(b"\n") == head.count(b"\r\n"):
+            return crlf + 4  # CRLF line ends throughout
+    m = _EMPTY_LINE.search(data)  # mixed or CR-only line ends
+    return m.end() if m else None
 
 
-def header_mentions(data: bytes, pattern: re.Pattern[bytes]) -> bool:
-    """Does the header block name one of the addresses of `pattern` (in any case)? Only
-    such messages are parsed; it also tells whether one mail-parser cannot read was for us."""
-    end = _HEADER_END.search(data)
-    return pattern.search((data[: end.start()] if end else data).lower()) is not None
+def header_block(data: bytes) -> bytes:
+    """The header block of a message, as parse() reads it (a leading UTF-8 BOM dropped)."""
+    if data.startswith(_BOM):
+        data = data[3:]
+    end = header_block_end(data)
+    return data if end is None else data[:end]
+
+
+class HeaderFilter:
+    """Is a message addressed to a logging address (ADDR-2)? Decided from the header block
+    alone, with no MIME parse, and exactly as parse() + rules.decide decide it:
+
+    1. A quick test on the bytes: every atom of the address (the parts between its dots and
+       its @) stands somewhere in the lower-cased header block. Whatever form an address
+       takes in a header (+tag, any case, comments and folding between its parts, a group,
+       an obsolete route), the parser builds it from those atoms verbatim, so a message
+       that fails this test is not addressed to it: no false negatives. Most fail here.
+    2. For the rest, the header block is read by the stdlib header parser and the fields
+       that could hold an address of ours go through the same extraction as parse() uses
+       (`_field_addresses`, `_received_for`), so the answer is the full rule's answer.
+    """
+
+    def __init__(self, addresses: frozenset[str]):
+        self.addresses = addresses
+        # the local part first (the rarest atom as a rule), then the domain's labels, longest first
+        self._atoms = [
+            tuple(dict.fromkeys([*local.split("."), *sorted(domain.split("."), key=len, reverse=True)]))
+            for local, _, domain in (address.rpartition("@") for address in sorted(addresses))
+        ]
+        self._byte_atoms = [tuple(a.encode() for a in atoms) for atoms in self._atoms]
+
+    def could_be_addressed(self, head: bytes) -> bool:
+        """Step 1 only: False means certainly not addressed."""
+        lowered = head.lower()
+        return any(all(atom in lowered for atom in atoms) for atoms in self._byte_atoms)
+
+    def _may_hold(self, value: str) -> bool:
+        lowered = value.lower()
+        return any(all(atom in lowered for atom in atoms) for atoms in self._atoms)
+
+    def __call__(self, head: bytes) -> bool:
+        """Is the message whose header block (or whole bytes) is `head` addressed to us?"""
+        head = header_block(head)
+        if not self.could_be_addressed(head):
+            return False
+        try:
+            fields = BytesHeaderParser(policy=compat32).parsebytes(head)
+        except Exception:  # the full parse fails too: let it, and reject the message (REJ-2)
+            return True
+        for name in ADDRESS_HEADERS:
+            for value in _values(fields, name):
+                if self._may_hold(value) and any(a.email in self.addresses for a in _field_addresses(value)):
+                    return True
+        return any(
+            self._may_hold(value) and not self.addresses.isdisjoint(_received_for(value))
+            for value in _values(fields, "received")
+        )
+
+
+def _values(msg, name: str) -> list[str]:
+    return [str(v) for v in (msg.get_all(name) or [])]
+
+
+def _field_addresses(value: str) -> list[Address]:
+    """The addresses of one address header field, normalised (ADDR-1). The one extraction
+    both parse() and HeaderFilter use."""
+    out = []
+    for display, addr in get_addresses(value, decode_names=True):
+        email = normalize_email(addr)
+        if email:
+            out.append(Address(email=email, name=(display or "").strip()))
+    return out
+
+
+def _received_for(value: str) -> list[str]:
+    """The addresses of the `for <...>` clauses of one Received field."""
+    return [e for e in (normalize_email(m.group(1)) for m in _RECEIVED_FOR.finditer(value)) if e]
 
 
 def _message(mp, data: bytes) -> Message:
@@ -106,26 +190,18 @@ def _message(mp, data: bytes) -> Message:
     if msg is None or len(msg) == 0:
         raise ParseError("no header fields")
 
-    def values(name: str) -> list[str]:
-        return [str(v) for v in (msg.get_all(name) or [])]
-
     def addresses(*names: str) -> tuple[Address, ...]:
         out: dict[str, Address] = {}
         for name in names:
-            for value in values(name):
-                for display, addr in get_addresses(value, decode_names=True):
-                    email = normalize_email(addr)
-                    if email and email not in out:
-                        out[email] = Address(email=email, name=(display or "").strip())
+            for value in _values(msg, name):
+                for a in _field_addresses(value):
+                    out.setdefault(a.email, a)
         return tuple(out.values())
 
-    received = values("received")
+    received = _values(msg, "received")
     envelope = [a.email for a in addresses(*ENVELOPE_HEADERS)]
     for value in received:
-        for m in _RECEIVED_FOR.finditer(value):
-            email = normalize_email(m.group(1))
-            if email:
-                envelope.append(email)
+        envelope += _received_for(value)
     session = ""
     for value in received:  # newest first: the first one with a clause wins
         auth = _AUTH_SENDER.search(value)

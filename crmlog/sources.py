@@ -1,9 +1,13 @@
-"""Reading mailboxes: Maildir folders and mbox files to RawMessage values.
+"""Reading mailboxes: Maildir folders and mbox files to RawMessage values, reading as little
+as the decision needs.
 
 Every message has a key that stays the same across runs (Maildir: the unique part of the file
 name, which survives the new/ -> cur/ move and flag changes; mbox: the message's byte span,
 which survives appends), so a run can skip what an earlier run decided on (ONCE-2) before
-reading a byte of it.
+reading a byte of it. Of a message not yet decided on only the header block is read; the
+rest only when `addressed(header block)` says it is for us. An mbox is read in chunks, from
+where the last run stopped (MboxPosition) when the bytes before that point are unchanged, so
+neither a big mbox nor a big message is ever held whole unless it is addressed.
 """
 from __future__ import annotations
 
@@ -11,17 +15,24 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import MailboxError
-from .model import RawMessage, Unreadable
+from .model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
+from .parsing import header_block_end
 
 _INFO = re.compile(r"[:!;]2,")  # the info suffix: ":2,FLAGS" (Dovecot on some systems: "!2,", ";2,")
+HEAD_READ = 16_384  # first read of a Maildir file: the header block of nearly every message
+MBOX_CHUNK = 1 << 20
+
+Item = RawMessage | Unaddressed | Unreadable
 
 
 def printable(name: str) -> str:
     """A file name as stored and shown: bytes that are not UTF-8 (which Python carries as
     surrogates) written as \\xNN, so the same name always gives the same text."""
+    if name.isascii():
+        return name
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
@@ -35,16 +46,24 @@ class Folder:
         """The folder as stored with what is decided on and as shown."""
         return printable(self.path)
 
-    def messages(self, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
-        """The messages whose key `wanted` accepts, read one at a time; an Unreadable where
-        one was listed and could not be read."""
-        reader = _maildir_messages if self.kind == "maildir" else _mbox_messages
-        return reader(self.path, wanted)
+    def messages(
+        self,
+        addressed: Callable[[bytes], bool],
+        *,
+        seen: Callable[[str], bool] = lambda key: False,
+        resume: tuple[int, str] | None = None,
+    ) -> Iterator[Item]:
+        """The messages not decided on yet, one at a time: a Maildir's files whose key `seen`
+        does not know, an mbox's messages after `resume` (offset, tail digest) where the
+        file still holds the same bytes before it, else all of them."""
+        if self.kind == "maildir":
+            return _maildir_messages(self.path, addressed, seen)
+        return _mbox_messages(self.path, addressed, resume)
 
 
 def maildir_key(filename: str) -> str:
     """The unique part of a Maildir file name, before the info suffix."""
-    return _INFO.split(filename, 1)[0]
+    return _INFO.split(filename, 1)[0] if "2," in filename else filename
 
 
 def open_folders(path: str | os.PathLike, fmt: str = "auto") -> tuple[Folder, ...]:
@@ -116,61 +135,169 @@ def _maildir_folders(root: Path) -> list[Path]:
     return found
 
 
-def _maildir_messages(path: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
+def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Callable[[str], bool]) -> Iterator[Item]:
     root, source = Path(path), printable(path)
     for sub in ("new", "cur"):  # new/ first: a message moved to cur/ meanwhile is met again
         try:
-            names = sorted(os.scandir(root / sub), key=lambda e: e.name)
+            with os.scandir(root / sub) as listing:
+                # `seen` hears every key listed, decided on or not (the store forgets keys
+                # whose files are gone); only the names not decided on are kept and sorted
+                todo = sorted(
+                    (e.name, key)
+                    for e in listing
+                    if not e.name.startswith(".") and not seen(key := printable(maildir_key(e.name)))
+                )
         except OSError:
             continue
-        for e in names:
-            if e.name.startswith("."):
-                continue
-            key = printable(maildir_key(e.name))
-            if not wanted(key):
-                continue
+        for name, key in todo:
+            file = root / sub / name
             try:
-                if e.is_symlink() and not _inside(Path(e.path), root):
+                if file.is_symlink() and not _inside(file, root):
                     continue  # SEC-2: never read through a link that leads outside
-                with open(e.path, "rb") as fh:
-                    data = fh.read()
-            except (FileNotFoundError, IsADirectoryError):
+                yield _read_maildir_file(file, source, key, addressed)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 continue  # moved or deleted since listed: met again where it went
             except OSError as exc:
-                yield Unreadable(source=source, key=key, reason=f"{printable(e.path)}: {exc.strerror}")
-                continue
-            yield RawMessage(source=source, key=key, data=data)
+                yield Unreadable(source=source, key=key, reason=f"{printable(str(file))}: {exc.strerror}")
+
+
+def _read_maildir_file(file: Path, source: str, key: str, addressed: Callable[[bytes], bool]) -> Item:
+    """The header block first; the whole file, in one read, only for a message addressed
+    to us."""
+    fd = os.open(file, os.O_RDONLY)
+    try:
+        head = os.read(fd, HEAD_READ)
+        while header_block_end(head) is None:  # a long header block, or no body at all
+            more = os.read(fd, max(HEAD_READ, len(head)))
+            if not more:
+                break
+            head += more
+        if not addressed(head):
+            return Unaddressed(source=source, key=key)
+        size = os.fstat(fd).st_size
+        data = head if size <= len(head) else os.pread(fd, size, 0)
+        return RawMessage(source=source, key=key, data=data)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- mbox
 
 
-def _mbox_messages(path: str, wanted: Callable[[str], bool]) -> Iterator[RawMessage | Unreadable]:
+class _Buffer:
+    """A window on a file read forward in chunks: `buf[0]` is the byte at offset `base`.
+    Searching forward drops what lies behind, so it holds a chunk or two, never a message."""
+
+    def __init__(self, fh: BinaryIO, offset: int):
+        self.fh, self.base, self.buf, self.eof = fh, offset, bytearray(), False
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill(self) -> bool:
+        chunk = self.fh.read(MBOX_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def ensure(self, offset: int) -> None:
+        """Read on until the window reaches `offset` or the end of the file."""
+        while self.end < offset and self.fill():
+            pass
+
+    def find(self, needle: bytes, start: int) -> int:
+        """The offset of needle at or after `start`, reading on (and forgetting what lies
+        behind); -1 at the end of the file."""
+        searched = start
+        while True:
+            i = self.buf.find(needle, searched - self.base)
+            if i >= 0:
+                return self.base + i
+            searched = max(start, self.end - len(needle) + 1)
+            self.forget_before(searched)
+            if not self.fill():
+                return -1
+
+    def take(self, start: int, stop: int) -> bytes:
+        with memoryview(self.buf) as view:
+            return bytes(view[start - self.base : stop - self.base])
+
+    def forget_before(self, offset: int) -> None:
+        """Drop what lies more than MBOX_TAIL bytes before `offset` (a chunk at a time)."""
+        cut = offset - MBOX_TAIL - self.base
+        if cut >= MBOX_CHUNK:
+            del self.buf[:cut]
+            self.base += cut
+
+
+def _resume_offset(fh: BinaryIO, size: int, resume: tuple[int, str] | None) -> int:
+    """Where to start: after the last message decided on if the mbox still holds the same
+    bytes before that offset and a message (or the end) at it; else at its start."""
+    if not resume:
+        return 0
+    offset, digest = resume
+    if not 0 < offset <= size:
+        return 0
+    first = max(0, offset - MBOX_TAIL)
+    tail = os.pread(fh.fileno(), offset - first, first)
+    after = os.pread(fh.fileno(), 5, offset)
+    if tail_digest(tail) != digest or after not in (b"", b"From "):
+        return 0
+    return offset
+
+
+def _mbox_messages(path: str, addressed: Callable[[bytes], bool], resume: tuple[int, str] | None) -> Iterator[Item]:
     """Stream an mbox: a line starting with "From " opens a message (as the stdlib mailbox
     module reads it); the key is the message's byte span, which appends do not move."""
     source = printable(path)
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb", buffering=0)
     except OSError as exc:
         yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
         return
     with fh:
-        start: int | None = None
-        lines: list[bytes] = []
-        offset = 0
+        try:
+            start = _resume_offset(fh, os.fstat(fh.fileno()).st_size, resume)
+            fh.seek(start)
+            yield from _mbox_from(_Buffer(fh, start), source, addressed)
+        except OSError as exc:
+            yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
 
-        def emit(stop: int) -> Iterator[RawMessage]:
-            key = f"{start}-{stop}"
-            if wanted(key):
-                yield RawMessage(source=source, key=key, data=b"".join(lines[1:]))
 
-        for line in fh:
-            if line.startswith(b"From "):
-                if start is not None:
-                    yield from emit(offset)
-                start, lines = offset, []
-            if start is not None:
-                lines.append(line)
-            offset += len(line)
-        if start is not None:
-            yield from emit(offset)
+def _mbox_from(b: _Buffer, source: str, addressed: Callable[[bytes], bool]) -> Iterator[Item]:
+    pos = b.base
+    b.ensure(pos + 1)
+    while pos < b.end:
+        line_end = b.find(b"\n", pos)  # the From_ line
+        body = line_end + 1 if line_end >= 0 else b.end
+        # the header block: up to its empty line, or the whole message if it ends first
+        window, stop = HEAD_READ, -1
+        while True:
+            b.ensure(body + window)
+            reach = min(b.end, body + window)
+            nxt = b.buf.find(b"\nFrom ", max(line_end, pos) - b.base, reach - b.base) if line_end >= 0 else -1
+            if nxt >= 0:
+                stop = b.base + nxt + 1
+            elif b.eof and reach == b.end:
+                stop = reach
+            head = b.take(body, stop if stop >= 0 else reach)
+            if stop >= 0 or header_block_end(head) is not None:
+                break
+            window *= 4
+        wanted = addressed(head)
+        if stop < 0:
+            nxt = b.find(b"\nFrom ", max(line_end, body + len(head) - len(b"\nFrom ")))
+            stop = nxt + 1 if nxt >= 0 else b.end
+        position = MboxPosition(offset=stop, tail=b.take(max(b.base, stop - MBOX_TAIL), stop))
+        key = f"{pos}-{stop}"
+        if wanted:
+            data = os.pread(b.fh.fileno(), stop - body, body)  # one read, not the window
+            yield RawMessage(source=source, key=key, data=data, position=position)
+        else:
+            yield Unaddressed(source=source, key=key, position=position)
+        pos = stop
+        b.forget_before(pos)
+        b.ensure(pos + 1)

@@ -1,11 +1,19 @@
-"""The CRM database: TinyDB over an atomic, batched JSON storage, a writer lock, and a
-content-addressed attachment store beside the database. The only module that imports tinydb.
+"""The CRM database: TinyDB over an atomic, batched JSON storage, a writer lock, and two
+content stores beside the database (attachments by SHA-256, bodies in packs). The only module
+that imports tinydb.
 
 - Atomic (ONCE-3): TinyDB's own JSONStorage rewrites its file in place, so a crash mid-write
   leaves half a file. AtomicJSONStorage keeps the data in memory and writes only on commit():
   temp file, fsync, os.replace, fsync of the directory. A reader sees the old file or the new.
-- Batched: TinyDB hands the storage the whole database on every insert; we keep that in memory
-  and write once per batch of messages.
+  What the new file points to (attachment files, the body pack of the batch) is made durable
+  before it.
+- Batched: TinyDB hands the storage the whole database on every insert; we keep that in memory,
+  queue each batch's records, and write once per batch (one insert per table, one file write).
+- Incremental (ONCE-2): per source, the state a run needs to read only what is new (the keys
+  of a Maildir folder, the position in an mbox) is a record of the `sources` table, written in
+  the same atomic write as the records it accounts for.
+- Small: message bodies live in append-only pack files, one per batch, not in the JSON, so the
+  database a view loads holds what it shows, and a batch rewrites metadata, not mail.
 - One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
 - Owner-only files (SEC-3); attachments stored under their SHA-256 (SEC-1).
 """
@@ -16,12 +24,15 @@ import json
 import os
 import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Iterator
 
 import filelock
-from tinydb import Query, TinyDB
+import orjson
+from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from .errors import DataError, LockBusy, NotFound, StorageIOError, UsageError
@@ -38,22 +49,19 @@ from .model import (
     Seat,
     Skipped,
     TeamInbox,
+    MBOX_TAIL,
+    Unaddressed,
     User,
     raw_identity,
+    tail_digest,
 )
 
-SCHEMA_VERSION = 1
-TABLES = (
-    "users",
-    "team_inboxes",
-    "contacts",
-    "companies",
-    "deals",
-    "emails",
-    "rejections",
-    "notices",
-    "seen",
-)
+SCHEMA_VERSION = 2  # 1: a `seen` record per message, bodies inline (read, and upgraded on write)
+READABLE_SCHEMAS = (1, 2)
+TABLES = ("users", "team_inboxes", "contacts", "companies", "deals", "emails", "rejections", "notices", "sources")
+
+
+# ---------------------------------------------------------------- files
 
 
 def _fsync_dir(path: Path) -> None:
@@ -64,7 +72,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_file_atomically(path: Path, data: bytes) -> None:
+def write_file_atomically(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     """Temp file beside the target (owner-only), fsync, rename over, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -77,7 +85,26 @@ def write_file_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def dump_json(data: Any) -> bytes:
+    """JSON as UTF-8. orjson where it can (several times faster than the standard library on a
+    big database); a string with a stray surrogate (undecodable bytes) leaves as a JSON \\u
+    escape through the standard library instead."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
+def load_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)  # a \u escape of a stray surrogate, which orjson refuses; or a real error
 
 
 class AtomicJSONStorage(Storage):
@@ -97,9 +124,7 @@ class AtomicJSONStorage(Storage):
 
     def flush(self) -> None:
         if self.dirty:
-            text = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
-            blob = text.encode("utf-8", "backslashreplace")  # a stray surrogate: a JSON \\u escape
-            write_file_atomically(self.path, blob)
+            write_file_atomically(self.path, dump_json(self.data))
             self.dirty = False
 
     def close(self) -> None:
@@ -115,7 +140,7 @@ def _load(path: Path) -> dict:
     except OSError as exc:
         raise StorageIOError(f"cannot read the database {path}: {exc.strerror}") from None
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"the database {path} is corrupt ({exc}); it was left untouched") from None
     if not isinstance(data, dict) or not all(
@@ -124,16 +149,106 @@ def _load(path: Path) -> dict:
         raise DataError(f"the database {path} is not a crmlog database; it was left untouched")
     meta: dict = next(iter(data.get("meta", {}).values()), {})
     schema = meta.get("schema")
-    if schema != SCHEMA_VERSION:
+    if schema not in READABLE_SCHEMAS:
         raise DataError(
-            f"the database {path} has schema version {schema!r}; this crmlog reads version "
-            f"{SCHEMA_VERSION}; it was left untouched"
+            f"the database {path} has schema version {schema!r}; this crmlog reads versions "
+            f"{', '.join(map(str, READABLE_SCHEMAS))}; it was left untouched"
         )
     return data
 
 
+def _upgrade(data: dict) -> None:
+    """Schema 1 -> 2, in memory (written with the next commit): the `seen` records become one
+    state record per source. Bodies stored inline by schema 1 stay where they are."""
+    meta = next(iter(data["meta"].values()))
+    if meta.get("schema") == SCHEMA_VERSION:
+        return
+    sources: dict[str, dict] = {}
+    for doc in data.pop("seen", {}).values():
+        source, key = doc["source"], doc["key"]
+        mbox = re.fullmatch(r"(\d+)-(\d+)", key) if not os.path.isdir(source) else None
+        state = sources.setdefault(source, {"source": source, "kind": "mbox" if mbox else "maildir", "keys": []})
+        if mbox:
+            state["offset"] = max(state.get("offset", 0), int(mbox.group(2)))
+        else:
+            state["keys"].append(key)
+    table = data.setdefault("sources", {})
+    for n, state in enumerate(sources.values(), start=len(table) + 1):
+        if state["kind"] == "mbox":
+            state = _mbox_state_from_file(state)
+        table[str(n)] = state
+    meta["schema"] = SCHEMA_VERSION
+
+
+def _mbox_state_from_file(state: dict) -> dict:
+    """A schema-1 mbox's state: go on after its last message if the file still reaches it."""
+    offset = state.get("offset", 0)
+    try:
+        with open(state["source"], "rb") as fh:
+            fh.seek(max(0, offset - MBOX_TAIL))
+            tail = fh.read(min(offset, MBOX_TAIL))
+    except OSError:
+        tail = b""
+    return {"source": state["source"], "kind": "mbox", "offset": offset, "tail": tail_digest(tail)}
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
+
+
+# ---------------------------------------------------------------- bodies
+
+
+class BodyPacks:
+    """Message bodies, one pack file per batch (`<db stem>.bodies/NNNNNN.pack`): each body a
+    zlib-compressed JSON object {text, html} at an offset, found through the e-mail's
+    `body: [pack, offset, length]`. A pack is written whole and durable before the database
+    that points into it; a pack left by a run that died before its database write is
+    overwritten by the next batch, which takes the same number."""
+
+    def __init__(self, directory: Path, next_pack: int):
+        self.dir = directory
+        self.next = next_pack
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._size
+
+    def add(self, text: str, html: str) -> list[int]:
+        blob = zlib.compress(dump_json({"text": text, "html": html}), 1)
+        ref = [self.next, self._size, len(blob)]
+        self._pending.append(blob)
+        self._size += len(blob)
+        return ref
+
+    def flush(self) -> bool:
+        """Write the pending bodies as pack `next`; True when one was written."""
+        if not self._pending:
+            return False
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        write_file_atomically(self.dir / f"{self.next:06d}.pack", b"".join(self._pending))
+        self._pending, self._size = [], 0
+        self.next += 1
+        return True
+
+    def discard(self) -> None:
+        self._pending, self._size = [], 0
+
+    def read(self, ref: list[int]) -> dict:
+        pack, offset, length = ref
+        path = self.dir / f"{pack:06d}.pack"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                blob = fh.read(length)
+            return load_json(zlib.decompress(blob))
+        except (OSError, zlib.error, ValueError) as exc:
+            raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None
+
+
+# ---------------------------------------------------------------- the view the rules get
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +275,9 @@ class _View:
         return identity in self.store._logged
 
 
+# ---------------------------------------------------------------- the store
+
+
 class Store:
     """Open with Store.reader(path) for views, Store.writer(path, ...) for anything that writes."""
 
@@ -183,13 +301,18 @@ class Store:
             except OSError as exc:
                 raise StorageIOError(f"cannot lock the database {self.path}: {exc.strerror}") from None
         try:
-            self._storage = AtomicJSONStorage(str(self.path), _load(self.path))
+            data = _load(self.path)
+            if write:
+                _upgrade(data)
+            self._storage = AtomicJSONStorage(str(self.path), data)
         except BaseException:
             self.close()
             raise
+        self._meta = next(iter(data["meta"].values()))
         self.db = TinyDB(storage=lambda: self._storage)
+        self.bodies = BodyPacks(self.path.with_name(self.path.stem + ".bodies"), self._meta.get("packs", 0))
         try:
-            self._index()
+            self._index(full=write)
         except (KeyError, TypeError, ValueError) as exc:
             self.close()
             raise DataError(
@@ -217,48 +340,88 @@ class Store:
             self._lock = None
 
     def commit(self) -> None:
-        """Write everything applied since the last commit, atomically."""
-        self.flush_pending()
-        if self.writing:
-            try:
-                self._storage.flush()
-            except OSError as exc:
-                raise StorageIOError(
-                    f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
-                ) from None
+        """Write everything applied since the last commit, atomically: first what the records
+        point to (attachments are written as they come, the batch's body pack now), then the
+        database that points to them."""
+        self._flush_pending()
+        if not self.writing:
+            self.bodies.discard()
+            return
+        try:
+            if self.bodies.flush():
+                self._set_meta(packs=self.bodies.next)
+            self._storage.flush()
+        except OSError as exc:
+            raise StorageIOError(
+                f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
+            ) from None
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of bodies waiting for the next commit (the shell commits early past a bound)."""
+        return self.bodies.pending_bytes
+
+    def _set_meta(self, **fields) -> None:
+        self.db.table("meta").update(fields, doc_ids=[1])
 
     # ------------------------------------------------------------ indexes
 
-    def _index(self) -> None:
-        self._users = tuple(_user(d, d.doc_id) for d in self.db.table("users").all())
+    def _index(self, *, full: bool) -> None:
+        """What the rules and the edits consult, built once per run. Readers need only the
+        team (and the check that its records are readable)."""
+        tables = self._storage.data
+        self._users = tuple(_user(d, int(i)) for i, d in tables.get("users", {}).items())
         self._team_inboxes = tuple(
-            TeamInbox(address=d["address"], connected_by=d["connected_by"])
-            for d in self.db.table("team_inboxes").all()
+            TeamInbox(address=d["address"], connected_by=d["connected_by"]) for d in tables.get("team_inboxes", {}).values()
         )
-        self._contacts = {d["email"]: _contact(d) for d in self.db.table("contacts").all()}
-        self._companies = {d["domain"] for d in self.db.table("companies").all()}
+        deals = [_deal(d, int(i)) for i, d in tables.get("deals", {}).items()]
+        self._pending: dict[str, list[dict]] = {}
+        self._removed: dict[str, list[int]] = {}
+        self._full = full
+        if not full:
+            return
+        self._contacts = {d["email"]: _contact(d) for d in tables.get("contacts", {}).values()}
+        self._companies = {d["domain"] for d in tables.get("companies", {}).values()}
         self._deals_by_contact: dict[str, list[Deal]] = {}
-        for d in self.db.table("deals").all():
-            deal = _deal(d, d.doc_id)
+        for deal in deals:
             for c in deal.contacts:
                 self._deals_by_contact.setdefault(c, []).append(deal)
-        self._logged = {d["identity"] for d in self.db.table("emails").all()}
-        self._rejected = {d["identity"] for d in self.db.table("rejections").all()}
-        self._seen = {(d["source"], d["key"]) for d in self.db.table("seen").all()}
-        self._pending: dict[str, list[dict]] = {}
+        self._logged = {d["identity"] for d in tables.get("emails", {}).values()}
+        # identity -> doc id of a stored rejection, or None while it waits in the batch
+        self._rejected: dict[str, int | None] = {d["identity"]: int(i) for i, d in tables.get("rejections", {}).items()}
+        self._sources: dict[str, dict] = {}  # source -> its state record (doc id under "_id")
+        for i, d in tables.get("sources", {}).items():
+            state = dict(d, _id=int(i))
+            if state["kind"] == "maildir":
+                state["keys"] = dict.fromkeys(state.get("keys", ()))
+            self._sources[state["source"]] = state
+        self._changed_sources: set[str] = set()
 
     def view(self) -> _View:
         return _View(self)
 
     # ------------------------------------------------------------ reading records
 
+    def records(self, table: str) -> Iterator[dict]:
+        """Every record of a table as stored (do not change them), each with its "id"."""
+        for doc_id, doc in self._storage.data.get(table, {}).items():
+            yield {**doc, "id": int(doc_id)}
+
     def all(self, table: str) -> list[dict]:
         """Every record of a table, each with its id."""
-        return [dict(d, id=d.doc_id) for d in self.db.table(table).all()]
+        return list(self.records(table))
 
     def get(self, table: str, doc_id: int) -> dict | None:
-        d = self.db.table(table).get(doc_id=doc_id)
-        return dict(d, id=d.doc_id) if d is not None else None
+        doc = self._storage.data.get(table, {}).get(str(doc_id))
+        return {**doc, "id": doc_id} if doc is not None else None
+
+    def body(self, email: dict) -> tuple[str, str]:
+        """(text, html) of a logged e-mail, from its pack (inline in schema-1 records)."""
+        ref = email.get("body")
+        if ref is None:
+            return email.get("text", ""), email.get("html", "")
+        found = self.bodies.read(ref)
+        return found.get("text", ""), found.get("html", "")
 
     def attachment_path(self, sha256: str) -> Path:
         return self.attachments_dir / sha256
@@ -305,7 +468,7 @@ class Store:
         if table.get(doc_id=deal_id) is None:
             raise NotFound(f"no deal with id {deal_id}")
         table.update({"stage": stage}, doc_ids=[deal_id])
-        self._index()
+        self._index(full=True)
 
     def add_contact(self, *, email, name, source, company, now) -> bool:
         """Create a contact (and its company) if missing; True when created."""
@@ -319,59 +482,125 @@ class Store:
         self._contacts[email] = _contact(doc)
         return True
 
+    # ------------------------------------------------------------ sources (ONCE-2)
+
+    def maildir_keys(self, source: str) -> dict[str, None]:
+        """The keys of a Maildir folder decided on, in the order decided (the live index:
+        look keys up in it, don't change it)."""
+        return self._source(source, "maildir")["keys"]
+
+    def mbox_resume(self, source: str) -> tuple[int, str] | None:
+        """(offset, digest of the bytes before it) where the last run stopped in an mbox."""
+        state = self._source(source, "mbox")
+        return (state["offset"], state["tail"]) if state.get("offset") else None
+
+    def keep_keys(self, source: str, listed: set[str]) -> None:
+        """Forget the keys of files no longer in a Maildir folder (after a whole listing), so
+        its state stays the size of the folder."""
+        state = self._source(source, "maildir")
+        if not state["keys"].keys() <= listed:
+            state["keys"] = {k: None for k in state["keys"] if k in listed}
+            self._changed_sources.add(source)
+
+    def _source(self, source: str, kind: str) -> dict:
+        state = self._sources.get(source)
+        if state is None or state["kind"] != kind:  # new, or a path that changed its kind
+            state = {"source": source, "kind": kind, "keys": {}} if kind == "maildir" else {"source": source, "kind": kind}
+            if source in self._sources:
+                state["_id"] = self._sources[source].get("_id")
+            self._sources[source] = state
+        return state
+
+    def _mark(self, item: RawMessage | Unaddressed) -> None:
+        if item.position is not None:
+            state = self._source(item.source, "mbox")
+            state["offset"], state["tail"] = item.position.offset, item.position.tail
+        else:
+            self._source(item.source, "maildir")["keys"][item.key] = None
+        self._changed_sources.add(item.source)
+
+    def _flush_sources(self) -> None:
+        table = self.db.table("sources")
+        for source in sorted(self._changed_sources):
+            state = self._sources[source]
+            doc = {"source": source, "kind": state["kind"]}
+            if state["kind"] == "maildir":
+                doc["keys"] = list(state["keys"])
+            else:
+                tail = state.get("tail", b"")
+                doc["offset"], doc["tail"] = state.get("offset", 0), tail if isinstance(tail, str) else tail_digest(tail)
+                state["tail"] = doc["tail"]
+            if state.get("_id") is None:
+                state["_id"] = table.insert(doc)
+            else:
+                self._storage.data["sources"][str(state["_id"])] = doc
+                self._storage.dirty = True
+        self._changed_sources = set()
+
     # ------------------------------------------------------------ ingest
 
-    def seen(self, source: str, key: str) -> bool:
-        return (source, key) in self._seen
-
-    def apply(self, raw: RawMessage, message: Message | None, decision: Decision, *, now: datetime) -> int:
-        """Record one decided message: its records and its `seen` mark go in the same batch.
+    def apply(self, item: RawMessage | Unaddressed, message: Message | None, decision: Decision, *, now: datetime) -> int:
+        """Record one decided message: its records and its source state go in the same batch.
         Returns the number of contacts created."""
-        sender = message.sender.email if message and message.sender else ""
         created = 0
         if isinstance(decision, Accepted):
-            assert message is not None
-            created = self._apply_accepted(raw, message, decision, now)
+            assert message is not None and isinstance(item, RawMessage)
+            created = self._apply_accepted(item, message, decision, now)
         elif isinstance(decision, Rejected):
+            assert isinstance(item, RawMessage)
             self._queue_rejection(
                 {
-                    "identity": message.identity if message else raw_identity(raw.data),
+                    "identity": message.identity if message else raw_identity(item.data),
                     "message_id": message.message_id if message else "",
                     "code": str(decision.code),
                     "reason": decision.reason,
-                    "sender": sender,
+                    "sender": message.sender.email if message and message.sender else "",
                     "date": _iso(message.date) if message else None,
-                    "source": raw.source,
-                    "key": raw.key,
+                    "source": item.source,
+                    "key": item.key,
                     "rules": list(decision.rules),
                     "recorded": _iso(now),
                 }
             )
-        outcome = {Accepted: "logged", Rejected: "rejected", Skipped: "skipped", Duplicate: "duplicate"}[
-            type(decision)
-        ]
-        if (raw.source, raw.key) not in self._seen:
-            self._queue("seen", {"source": raw.source, "key": raw.key, "outcome": outcome})
-            self._seen.add((raw.source, raw.key))
+        else:
+            assert isinstance(decision, (Skipped, Duplicate))
+        self._mark(item)
         return created
 
-    def flush_pending(self) -> None:
-        """Move queued records into TinyDB (one insert_multiple per table), in memory."""
+    def _flush_pending(self) -> None:
+        """Move the batch into TinyDB, in memory: one insert and one removal per table."""
+        if not self._full:
+            return
+        for table, doc_ids in self._removed.items():
+            self.db.table(table).remove(doc_ids=doc_ids)
+        self._removed = {}
         for table, docs in self._pending.items():
-            if docs:
-                self.db.table(table).insert_multiple(docs)
+            if not docs:
+                continue
+            ids = self.db.table(table).insert_multiple(docs)
+            if table == "rejections":
+                for doc, doc_id in zip(docs, ids):
+                    self._rejected[doc["identity"]] = doc_id
         self._pending = {}
+        self._flush_sources()
 
     def _queue(self, table: str, doc: dict) -> None:
         self._pending.setdefault(table, []).append(doc)
 
+    def _unreject(self, identity: str) -> None:
+        """Drop the rejection of a message (queued in this batch or stored)."""
+        doc_id = self._rejected.pop(identity, None)
+        if doc_id is not None:
+            self._removed.setdefault("rejections", []).append(doc_id)
+        elif self._pending.get("rejections"):
+            self._pending["rejections"] = [d for d in self._pending["rejections"] if d["identity"] != identity]
+
     def _queue_rejection(self, doc: dict) -> None:
         # One rejection per message (REJ-1): a later copy replaces the earlier record.
         if doc["identity"] in self._rejected:
-            self.flush_pending()
-            self.db.table("rejections").remove(Query().identity == doc["identity"])
+            self._unreject(doc["identity"])
         self._queue("rejections", doc)
-        self._rejected.add(doc["identity"])
+        self._rejected[doc["identity"]] = None
 
     def _apply_accepted(self, raw: RawMessage, message: Message, d: Accepted, now: datetime) -> int:
         created = sum(
@@ -380,9 +609,7 @@ class Store:
         )
         # A message rejected before (say, before its sender was a user) is logged now.
         if message.identity in self._rejected:
-            self.flush_pending()
-            self.db.table("rejections").remove(Query().identity == message.identity)
-            self._rejected.discard(message.identity)
+            self._unreject(message.identity)
         attachments = [self._store_attachment(a) for a in d.kept_attachments]
         attachments += [_attachment_record(a, stored=False) for a in d.dropped_attachments]
         a = d.attribution
@@ -412,8 +639,7 @@ class Store:
                     "ambiguous": a.ambiguous,
                 },
                 "rules": list(d.rules),
-                "text": f.body if f else message.text,
-                "html": "" if f else message.html,
+                "body": self.bodies.add(f.body if f else message.text, "" if f else message.html),
                 # FWD-4: the forwarder's own note and the forward itself, apart from the body
                 "forward": {
                     "note": f.note,
@@ -531,4 +757,3 @@ def _deal(d: dict, doc_id: int) -> Deal:
         created=d["created"],
         contacts=tuple(d.get("contacts", [])),
     )
-

@@ -47,7 +47,7 @@ def deals(store: Store) -> list[dict]:
 
 
 def contacts(store: Store) -> list[dict]:
-    counts = Counter(c for e in store.all("emails") for c in e.get("contacts", []))
+    counts = Counter(c for e in store.records("emails") for c in e.get("contacts", []))
     return [
         {
             "email": c["email"],
@@ -62,7 +62,7 @@ def contacts(store: Store) -> list[dict]:
 
 def contact(store: Store, email: str) -> dict:
     wanted, email = email, normalize_email(email)
-    found = next((c for c in store.all("contacts") if c["email"] == email), None) if email else None
+    found = next((c for c in store.records("contacts") if c["email"] == email), None) if email else None
     if found is None:
         raise NotFound(f"no contact with e-mail {wanted}")
     return {
@@ -72,19 +72,19 @@ def contact(store: Store, email: str) -> dict:
         "company": found.get("company"),
         "deals": [
             {"id": d["id"], "name": d["name"], "stage": d["stage"]}
-            for d in store.all("deals")
+            for d in store.records("deals")
             if email in d.get("contacts", [])
         ],
         "emails": [
             _email_summary(e)
-            for e in _newest_first([e for e in store.all("emails") if email in e.get("contacts", [])])
+            for e in _newest_first([e for e in store.records("emails") if email in e.get("contacts", [])])
         ],
     }
 
 
 def companies(store: Store) -> list[dict]:
-    people = Counter(c.get("company") for c in store.all("contacts"))
-    mails = Counter(d for e in store.all("emails") for d in e.get("companies", []))
+    people = Counter(c.get("company") for c in store.records("contacts"))
+    mails = Counter(d for e in store.records("emails") for d in e.get("companies", []))
     return [
         {"domain": c["domain"], "name": c.get("name", c["domain"]), "contacts": people[c["domain"]], "emails": mails[c["domain"]]}
         for c in sorted(store.all("companies"), key=lambda c: c["domain"])
@@ -93,16 +93,16 @@ def companies(store: Store) -> list[dict]:
 
 def company(store: Store, domain: str) -> dict:
     domain = domain.strip().lower()
-    found = next((c for c in store.all("companies") if c["domain"] == domain), None)
+    found = next((c for c in store.records("companies") if c["domain"] == domain), None)
     if found is None:
         raise NotFound(f"no company with domain {domain}")
     return {
         "domain": domain,
         "name": found.get("name", domain),
-        "contacts": sorted(c["email"] for c in store.all("contacts") if c.get("company") == domain),
+        "contacts": sorted(c["email"] for c in store.records("contacts") if c.get("company") == domain),
         "emails": [
             _email_summary(e)
-            for e in _newest_first([e for e in store.all("emails") if domain in e.get("companies", [])])
+            for e in _newest_first([e for e in store.records("emails") if domain in e.get("companies", [])])
         ],
     }
 
@@ -132,7 +132,7 @@ def find_email(store: Store, id_or_message_id: str) -> dict:
             return e
     mid = normalize_message_id(wanted)
     if mid:
-        for e in store.all("emails"):
+        for e in store.records("emails"):
             if mid in (e.get("message_id"), e.get("identity")):  # identity: sha256:... without one
                 return e
     raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
@@ -147,8 +147,7 @@ def email_detail(store: Store, id_or_message_id: str) -> dict:
         "cc": e.get("cc", []),
         "attribution": e.get("attribution", {}),
         "rules": e.get("rules", []),
-        "text": e.get("text", ""),
-        "html": e.get("html", ""),
+        **dict(zip(("text", "html"), store.body(e))),
         "forward": e.get("forward"),  # {note, client, forwarded_by, forwarded_at, subject} or null
         "source": e.get("source", ""),
     }
@@ -184,22 +183,22 @@ def forward_report(found: Forwarded | Rejected) -> dict:
 def rejections(store: Store, code: str | None = None) -> list[dict]:
     rows = [
         {k: r.get(k) for k in ("message_id", "code", "reason", "sender", "date", "source")}
-        for r in store.all("rejections")
+        for r in store.records("rejections")
         if code is None or r["code"] == code
     ]
     return sorted(rows, key=lambda r: r["date"] or "")
 
 
 def notices(store: Store) -> list[dict]:
-    return [{k: n.get(k) for k in ("kind", "user", "message_id", "detail", "date")} for n in store.all("notices")]
+    return [{k: n.get(k) for k in ("kind", "user", "message_id", "detail", "date")} for n in store.records("notices")]
 
 
 def attribution(store: Store, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
     rows = {
         u["email"]: {"user": u["email"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}}
-        for u in store.all("users")
+        for u in store.records("users")
     }
-    for e in store.all("emails"):
+    for e in store.records("emails"):
         if since or until:
             when = _when(e)
             if when is None or (since and when < since) or (until and when >= until):

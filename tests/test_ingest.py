@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from conftest import LOG, eml, make_maildir
-from crmlog.ingest import ingest
+from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
 from crmlog.store import Store
 
@@ -86,10 +86,11 @@ def test_once_3_batches_commit_whole_prefixes(tmp_path):
     def progress():
         if db.exists():
             data = json.loads(db.read_text())
-            seen_sizes.append((len(data.get("emails", {})), len(data.get("seen", {}))))
+            keys = [k for s in data.get("sources", {}).values() for k in s["keys"]]
+            seen_sizes.append((len(data.get("emails", {})), len(keys)))
 
-    ingest([box], settings=SETTINGS, db_path=db, batch_size=3, progress=progress)
-    # on disk, e-mails and their seen marks always move together, three at a time
+    ingest([box], settings=SETTINGS, db_path=db, batch=Batch(parsed=3), progress=progress)
+    # on disk, e-mails and their source state always move together, three at a time
     assert sorted(set(seen_sizes)) == [(0, 0), (3, 3), (6, 6)]
     assert len(json.loads(db.read_text())["emails"]) == 7
 
@@ -111,7 +112,7 @@ def test_vanished_message_is_not_marked_seen(tmp_path):
     db = team_db(tmp_path / "crm.json")
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.scanned, s.logged) == (1, 1)
-    assert [d["key"] for d in json.loads(db.read_text())["seen"].values()] == ["a"]
+    assert [s["keys"] for s in json.loads(db.read_text())["sources"].values()] == [["a"]]
 
 
 def test_file_names_that_are_not_utf8_and_8bit_headers_are_logged_once(tmp_path):
@@ -126,5 +127,5 @@ def test_file_names_that_are_not_utf8_and_8bit_headers_are_logged_once(tmp_path)
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.scanned, s.logged) == (1, 1)
     stored = json.loads(db.read_bytes())
-    assert [d["key"] for d in stored["seen"].values()] == ["\\xff\\xfe.msg"]
+    assert [s["keys"] for s in stored["sources"].values()] == [["\\xff\\xfe.msg"]]
     assert ingest([box], settings=SETTINGS, db_path=db).scanned == 0  # ONCE-2 across runs

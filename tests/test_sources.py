@@ -10,8 +10,12 @@ from crmlog.errors import MailboxError
 from crmlog.sources import maildir_key, open_folders
 
 
+def everything(head: bytes) -> bool:
+    return True
+
+
 def read_all(path, fmt="auto"):
-    return [(f.source, m.key, m.data) for f in open_folders(path, fmt) for m in f.messages(lambda k: True)]
+    return [(f.source, m.key, m.data) for f in open_folders(path, fmt) for m in f.messages(everything)]
 
 
 @pytest.mark.parametrize(
@@ -44,7 +48,7 @@ def test_maildir_reads_new_cur_and_subfolders_never_tmp_or_dotfiles(tmp_path):
 def test_maildir_wanted_filter_reads_only_wanted_keys(tmp_path):
     box = make_maildir(tmp_path / "M", {"": [("a", eml()), ("b:2,S", eml())]})
     (folder,) = open_folders(box)
-    assert [m.key for m in folder.messages(lambda k: k == "b")] == ["b"]
+    assert [m.key for m in folder.messages(everything, seen=lambda k: k != "b")] == ["b"]
 
 
 def test_sec_2_symlink_leading_outside_the_maildir_is_not_read(tmp_path):
