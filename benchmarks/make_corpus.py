@@ -186,12 +186,18 @@ def logging_form(rng: random.Random, address: str) -> str:
     return address
 
 
-def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str, bytes]:
-    """Message number i: (folder, Maildir flags or None for new/, bytes)."""
+def _start(i: int, addressed: float, seed: int) -> tuple[random.Random, bool, datetime, str | None]:
+    """The first draws of message i: whether it is addressed, its date, its near miss."""
     rng = random.Random(seed * 1_000_003 + i)
-    is_hit = rng.random() < addressed  # the first draw: is_addressed() repeats it
+    is_hit = rng.random() < addressed
     when = EPOCH + timedelta(minutes=3 * i, seconds=rng.randrange(60))
     near_miss = None if is_hit or rng.random() > 0.004 else rng.choice(NEAR_MISSES)
+    return rng, is_hit, when, near_miss
+
+
+def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str | None, bytes]:
+    """Message number i: (folder, Maildir flags or None for new/, bytes)."""
+    rng, is_hit, when, near_miss = _start(i, addressed, seed)
     channel = rng.choice(CHANNELS) if is_hit else None
     lang = rng.choices(LANGS, LANG_WEIGHTS)[0]
     outgoing = channel in ("bcc", "cc", "forward", "forward-attached") or (not is_hit and rng.random() < 0.25)
@@ -296,7 +302,12 @@ def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str, b
 
 
 def is_addressed(i: int, addressed: float = 0.03, seed: int = 1) -> bool:
-    return random.Random(seed * 1_000_003 + i).random() < addressed
+    return _start(i, addressed, seed)[1]
+
+
+def near_miss(i: int, addressed: float = 0.03, seed: int = 1) -> str | None:
+    """Which near miss message i is (an address of ours where ADDR-2 does not look), if any."""
+    return _start(i, addressed, seed)[3]
 
 
 def write_maildir(root: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1) -> int:

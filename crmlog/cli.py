@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import config, forwards, render, views
+from . import config, render, views
 from .errors import CrmlogError, UsageError
 from .ingest import ingest as run_ingest
 from .model import normalize_email, normalize_login
@@ -381,6 +381,8 @@ def forwards_group():
 def forwards_parse(file, as_json):
     """Find the forwarded message in FILE (a raw message; - or nothing: stdin) as the forward
     path would, and say what it found or why it would not log it. Needs no database."""
+    from . import forwards  # its pattern tables load only for this command and the forward path
+
     row = views.forward_report(forwards.inspect_raw(file.read()))
     if as_json:
         render.emit_json(row)

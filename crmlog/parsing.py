@@ -12,9 +12,6 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
-import mailparser
-from mailparser.utils import get_addresses
-
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
@@ -32,7 +29,14 @@ _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$
 _AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
 
 
-logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part it meets
+@lru_cache(maxsize=1)
+def _mailparser():
+    """mail-parser, imported when a first message is parsed (a rescan parses none)."""
+    import mailparser
+    from mailparser.utils import get_addresses
+
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part it meets
+    return mailparser, get_addresses
 
 
 class ParseError(Exception):
@@ -51,7 +55,7 @@ def parse(data: bytes) -> Message:
     if not data.strip():
         raise ParseError("the message is empty")
     try:
-        mp = mailparser.parse_from_bytes(data)
+        mp = _mailparser()[0].parse_from_bytes(data)
         return _message(mp, data)
     except ParseError as exc:
         raise ParseError(str(exc), _headers_only(data)) from exc
@@ -130,9 +134,18 @@ class HeaderFilter:
 
     def __init__(self, addresses: frozenset[str]):
         self.addresses = addresses
-        # the local part first (the rarest atom as a rule), then the domain's labels, longest first
+        # the local part first (the rarest atom as a rule), then the domain's labels, longest
+        # first; of an atom with non-ASCII letters (EAI), its ASCII runs, which any encoding of
+        # the header keeps as they are
         self._atoms = [
-            tuple(dict.fromkeys([*local.split("."), *sorted(domain.split("."), key=len, reverse=True)]))
+            tuple(
+                dict.fromkeys(
+                    run
+                    for atom in [*local.split("."), *sorted(domain.split("."), key=len, reverse=True)]
+                    for run in _NON_ASCII.split(atom)
+                    if run
+                )
+            )
             for local, _, domain in (address.rpartition("@") for address in sorted(addresses))
         ]
         self._byte_atoms = [tuple(a.encode() for a in atoms) for atoms in self._atoms]
@@ -140,9 +153,20 @@ class HeaderFilter:
     def could_be_addressed(self, head: bytes) -> bool:
         """Step 1 only: False means certainly not addressed."""
         lowered = head.lower()
-        return any(all(atom in lowered for atom in atoms) for atoms in self._byte_atoms)
+        for upper, lower in _LOWER_TO_ASCII:  # non-ASCII letters whose lower case is ASCII
+            if upper in lowered:
+                lowered = lowered.replace(upper, lower)
+        for atoms in self._byte_atoms:
+            for atom in atoms:
+                if atom not in lowered:
+                    break
+            else:
+                return True
+        return False
 
-    def _may_hold(self, value: str) -> bool:
+    def _may_hold(self, value) -> bool:
+        if not isinstance(value, str):
+            return True  # a field with 8-bit bytes: let the extraction decide
         lowered = value.lower()
         return any(all(atom in lowered for atom in atoms) for atoms in self._atoms)
 
@@ -156,27 +180,32 @@ class HeaderFilter:
         except Exception:  # the full parse fails too: let it, and reject the message (REJ-2)
             return True
         for name in ADDRESS_HEADERS:
-            for value in _values(fields, name):
+            for value in fields.get_all(name) or ():
                 if self._may_hold(value) and any(a.email in self.addresses for a in _field_addresses(value)):
                     return True
         return any(
-            self._may_hold(value) and not self.addresses.isdisjoint(_received_for(value))
-            for value in _values(fields, "received")
+            self._may_hold(value) and not self.addresses.isdisjoint(_received_for(str(value)))
+            for value in fields.get_all("received") or ()
         )
 
 
-def _values(msg, name: str) -> list[str]:
-    return [str(v) for v in (msg.get_all(name) or [])]
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_LOWER_TO_ASCII = tuple((c.encode(), c.lower().encode()) for c in ("\u212a", "\u0130"))  # K (kelvin), I with dot
 
 
-def _field_addresses(value: str) -> list[Address]:
-    """The addresses of one address header field, normalised (ADDR-1). The one extraction
-    both parse() and HeaderFilter use."""
+def _field_addresses(value) -> list[Address]:
+    """The addresses of one address header field (as the stdlib parser gives it: a str, or a
+    Header where it holds 8-bit bytes), normalised (ADDR-1). The one extraction that parse(),
+    mail-parser (for the first field of each name) and HeaderFilter all use."""
+    return _addresses_of(_mailparser()[1](value, decode_names=True))
+
+
+def _addresses_of(pairs) -> list[Address]:
     out = []
-    for display, addr in get_addresses(value, decode_names=True):
+    for display, addr in pairs:
         email = normalize_email(addr)
         if email:
-            out.append(Address(email=email, name=(display or "").strip()))
+            out.append(Address(email=email, name="" if display == addr else (display or "").strip()))
     return out
 
 
@@ -190,15 +219,20 @@ def _message(mp, data: bytes) -> Message:
     if msg is None or len(msg) == 0:
         raise ParseError("no header fields")
 
+    # mail-parser has read the first field of each of its address headers already, with the
+    # same get_addresses call as _field_addresses: those are taken from it, the rest read here
+    known = {"from": mp.from_, "to": mp.to, "cc": mp.cc, "bcc": mp.bcc, "delivered-to": mp.delivered_to}
+
     def addresses(*names: str) -> tuple[Address, ...]:
         out: dict[str, Address] = {}
         for name in names:
-            for value in _values(msg, name):
-                for a in _field_addresses(value):
+            for i, value in enumerate(msg.get_all(name) or ()):
+                found = _addresses_of(known[name]) if i == 0 and name in known else _field_addresses(value)
+                for a in found:
                     out.setdefault(a.email, a)
         return tuple(out.values())
 
-    received = _values(msg, "received")
+    received = [str(v) for v in msg.get_all("received") or ()]
     envelope = [a.email for a in addresses(*ENVELOPE_HEADERS)]
     for value in received:
         envelope += _received_for(value)

@@ -2,28 +2,32 @@
 The only module that imports rich."""
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from . import jsonio
+
+# rich is imported where it is first used: a cron run that prints nothing never loads it.
+RICH_TABLE_ROWS = 2000  # longer listings are printed as plain columns (rich takes ~1 ms a row)
 
 
-def _out() -> Console:
+def _out():
+    from rich.console import Console
+
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
 
 
-def _err() -> Console:
+def _err():
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False)
 
 
 def emit_json(obj: Any) -> None:
-    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str)
-    # a stray surrogate (undecodable bytes) leaves as a JSON \\u escape, never as an error
-    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(jsonio.dumps(obj, indent=True) + b"\n")
+    sys.stdout.buffer.flush()
 
 
 def error(message: str) -> None:
@@ -47,6 +51,11 @@ def _cell(value: Any) -> str:
 
 
 def table(title: str, rows: Sequence[dict], columns: Sequence[str]) -> None:
+    if len(rows) > RICH_TABLE_ROWS:
+        _plain_table(title, rows, columns)
+        return
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for c in columns:
         t.add_column(c)
@@ -58,7 +67,22 @@ def table(title: str, rows: Sequence[dict], columns: Sequence[str]) -> None:
     _out().print(t)
 
 
+def _plain_table(title: str, rows: Sequence[dict], columns: Sequence[str], widest: int = 40) -> None:
+    """Aligned columns without rich, for listings too long to lay out as a rich table."""
+    cells = [[_cell(r.get(c)).replace("\n", " ") for c in columns] for r in rows]
+    widths = [min(widest, max([len(c)] + [len(row[i]) for row in cells])) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(values, widths)).rstrip()
+
+    out = [f"{title} ({len(rows):,})", line(columns), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
 def record(title: str, fields: dict, skip: Sequence[str] = ()) -> None:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value", overflow="fold")
@@ -75,10 +99,12 @@ def text(message: str) -> None:
 @contextmanager
 def progress(enabled: bool, label: str) -> Iterator[Callable[[], None]]:
     """A progress display on a terminal (stderr); a no-op elsewhere."""
-    console = _err()
-    if not enabled or not console.is_terminal:
+    if not enabled or not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = _err()
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

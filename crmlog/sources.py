@@ -138,30 +138,31 @@ def _maildir_folders(root: Path) -> list[Path]:
 def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Callable[[str], bool]) -> Iterator[Item]:
     root, source = Path(path), printable(path)
     for sub in ("new", "cur"):  # new/ first: a message moved to cur/ meanwhile is met again
+        directory = os.path.join(path, sub)
         try:
-            with os.scandir(root / sub) as listing:
+            with os.scandir(directory) as listing:
                 # `seen` hears every key listed, decided on or not (the store forgets keys
                 # whose files are gone); only the names not decided on are kept and sorted
                 todo = sorted(
-                    (e.name, key)
+                    (e.name, key, e.is_symlink())
                     for e in listing
                     if not e.name.startswith(".") and not seen(key := printable(maildir_key(e.name)))
                 )
         except OSError:
             continue
-        for name, key in todo:
-            file = root / sub / name
+        for name, key, link in todo:
+            file = os.path.join(directory, name)
             try:
-                if file.is_symlink() and not _inside(file, root):
+                if link and not _inside(Path(file), root):
                     continue  # SEC-2: never read through a link that leads outside
                 yield _read_maildir_file(file, source, key, addressed)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 continue  # moved or deleted since listed: met again where it went
             except OSError as exc:
-                yield Unreadable(source=source, key=key, reason=f"{printable(str(file))}: {exc.strerror}")
+                yield Unreadable(source=source, key=key, reason=f"{printable(file)}: {exc.strerror}")
 
 
-def _read_maildir_file(file: Path, source: str, key: str, addressed: Callable[[bytes], bool]) -> Item:
+def _read_maildir_file(file: str, source: str, key: str, addressed: Callable[[bytes], bool]) -> Item:
     """The header block first; the whole file, in one read, only for a message addressed
     to us."""
     fd = os.open(file, os.O_RDONLY)

@@ -20,7 +20,6 @@ that imports tinydb.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -31,10 +30,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import filelock
-import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
+from . import jsonio
 from .errors import DataError, LockBusy, NotFound, StorageIOError, UsageError
 from .model import (
     Accepted,
@@ -89,24 +88,6 @@ def write_file_atomically(path: Path, data: bytes, *, sync_dir: bool = True) -> 
         _fsync_dir(path.parent)
 
 
-def dump_json(data: Any) -> bytes:
-    """JSON as UTF-8. orjson where it can (several times faster than the standard library on a
-    big database); a string with a stray surrogate (undecodable bytes) leaves as a JSON \\u
-    escape through the standard library instead."""
-    try:
-        return orjson.dumps(data)
-    except TypeError:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-8", "backslashreplace")
-
-
-def load_json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)  # a \u escape of a stray surrogate, which orjson refuses; or a real error
-
-
 class AtomicJSONStorage(Storage):
     """TinyDB storage: reads the file once, keeps every change in memory, writes on flush()."""
 
@@ -124,7 +105,7 @@ class AtomicJSONStorage(Storage):
 
     def flush(self) -> None:
         if self.dirty:
-            write_file_atomically(self.path, dump_json(self.data))
+            write_file_atomically(self.path, jsonio.dumps(self.data))
             self.dirty = False
 
     def close(self) -> None:
@@ -140,7 +121,7 @@ def _load(path: Path) -> dict:
     except OSError as exc:
         raise StorageIOError(f"cannot read the database {path}: {exc.strerror}") from None
     try:
-        data = load_json(raw)
+        data = jsonio.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"the database {path} is corrupt ({exc}); it was left untouched") from None
     if not isinstance(data, dict) or not all(
@@ -217,7 +198,7 @@ class BodyPacks:
         return self._size
 
     def add(self, text: str, html: str) -> list[int]:
-        blob = zlib.compress(dump_json({"text": text, "html": html}), 1)
+        blob = zlib.compress(jsonio.dumps({"text": text, "html": html}), 1)
         ref = [self.next, self._size, len(blob)]
         self._pending.append(blob)
         self._size += len(blob)
@@ -243,7 +224,7 @@ class BodyPacks:
             with open(path, "rb") as fh:
                 fh.seek(offset)
                 blob = fh.read(length)
-            return load_json(zlib.decompress(blob))
+            return jsonio.loads(zlib.decompress(blob))
         except (OSError, zlib.error, ValueError) as exc:
             raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None
 
