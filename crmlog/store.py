@@ -138,12 +138,13 @@ def _load(path: Path) -> dict:
     return data
 
 
-def _upgrade(data: dict) -> None:
-    """Schema 1 -> 2, in memory (written with the next commit): the `seen` records become one
-    state record per source. Bodies stored inline by schema 1 stay where they are."""
+def _upgrade(data: dict) -> bool:
+    """Schema 1 -> 2, in memory (written by the writer's first commit): the `seen` records
+    become one state record per source. Bodies stored inline by schema 1 stay where they are.
+    True when there was something to upgrade."""
     meta = next(iter(data["meta"].values()))
     if meta.get("schema") == SCHEMA_VERSION:
-        return
+        return False
     sources: dict[str, dict] = {}
     for doc in data.pop("seen", {}).values():
         source, key = doc["source"], doc["key"]
@@ -159,6 +160,7 @@ def _upgrade(data: dict) -> None:
             state = _mbox_state_from_file(state)
         table[str(n)] = state
     meta["schema"] = SCHEMA_VERSION
+    return True
 
 
 def _mbox_state_from_file(state: dict) -> dict:
@@ -283,9 +285,9 @@ class Store:
                 raise StorageIOError(f"cannot lock the database {self.path}: {exc.strerror}") from None
         try:
             data = _load(self.path)
-            if write:
-                _upgrade(data)
+            upgraded = write and _upgrade(data)
             self._storage = AtomicJSONStorage(str(self.path), data)
+            self._storage.dirty = upgraded
         except BaseException:
             self.close()
             raise
