@@ -19,6 +19,7 @@ that imports tinydb.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -121,7 +122,16 @@ def _load(path: Path) -> dict:
     except OSError as exc:
         raise StorageIOError(f"cannot read the database {path}: {exc.strerror}") from None
     try:
-        data = jsonio.loads(raw)
+        # A database is millions of small objects: the cyclic garbage collector would walk all
+        # of them again and again while they are made (a 73 MB file: 2.2 s to load instead of
+        # 0.7), and they hold no cycles, so it is off while loading and they are frozen out
+        # of its walks afterwards.
+        gc.disable()
+        try:
+            data = jsonio.loads(raw)
+        finally:
+            gc.enable()
+        gc.freeze()
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"the database {path} is corrupt ({exc}); it was left untouched") from None
     if not isinstance(data, dict) or not all(
@@ -386,9 +396,16 @@ class Store:
     # ------------------------------------------------------------ reading records
 
     def records(self, table: str) -> Iterator[dict]:
-        """Every record of a table as stored (do not change them), each with its "id"."""
+        """Every record of a table (do not change them), each with its "id". A reader hands
+        out the stored records themselves (it never writes, so the id can go in them), a
+        writer copies."""
         for doc_id, doc in self._storage.data.get(table, {}).items():
-            yield {**doc, "id": int(doc_id)}
+            if self._full:
+                yield {**doc, "id": int(doc_id)}
+            else:
+                if "id" not in doc:
+                    doc["id"] = int(doc_id)
+                yield doc
 
     def all(self, table: str) -> list[dict]:
         """Every record of a table, each with its id."""
