@@ -336,10 +336,16 @@ def emails():
 
 @emails.command("list")
 @json_option
+@click.option("--limit", type=click.IntRange(min=0), help="Show the newest N (0: all). Default: all with --json, else 200.")
 @pass_env
-def emails_list(env: Env, as_json):
+def emails_list(env: Env, as_json, limit):
     """List logged e-mails, newest first."""
-    _show(views.emails(env.reader()), as_json, "E-mails", ["id", "date", "subject", "from", "user", "path", "contacts"])
+    if limit is None:
+        limit = 0 if as_json else 200
+    rows, total = views.emails(env.reader(), limit or None)
+    _show(rows, as_json, "E-mails", ["id", "date", "subject", "from", "user", "path", "contacts"])
+    if not as_json and len(rows) < total:
+        render.text(f"the newest {len(rows):,} of {total:,} e-mails; --limit 0 shows all")
 
 
 @emails.command("show")

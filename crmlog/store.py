@@ -194,7 +194,8 @@ def _iso(dt: datetime | None) -> str | None:
 
 class BodyPacks:
     """Message bodies, one pack file per batch (`<db stem>.bodies/NNNNNN.pack`): each body a
-    zlib-compressed JSON object {text, html} at an offset, found through the e-mail's
+    zlib-compressed JSON object {text, html, detail} at an offset (detail: the fields of the
+    e-mail that no listing shows), found through the e-mail's
     `body: [pack, offset, length]`. A pack is written whole and durable before the database
     that points into it; a pack left by a run that died before its database write is
     overwritten by the next batch, which takes the same number."""
@@ -209,8 +210,8 @@ class BodyPacks:
     def pending_bytes(self) -> int:
         return self._size
 
-    def add(self, text: str, html: str) -> list[int]:
-        blob = zlib.compress(jsonio.dumps({"text": text, "html": html}), 1)
+    def add(self, text: str, html: str, detail: dict) -> list[int]:
+        blob = zlib.compress(jsonio.dumps({"text": text, "html": html, "detail": detail}), 1)
         ref = [self.next, self._size, len(blob)]
         self._pending.append(blob)
         self._size += len(blob)
@@ -379,7 +380,7 @@ class Store:
         for deal in deals:
             for c in deal.contacts:
                 self._deals_by_contact.setdefault(c, []).append(deal)
-        self._logged = {d["identity"] for d in tables.get("emails", {}).values()}
+        self._logged = {identity(d) for d in tables.get("emails", {}).values()}
         # identity -> doc id of a stored rejection, or None while it waits in the batch
         self._rejected: dict[str, int | None] = {d["identity"]: int(i) for i, d in tables.get("rejections", {}).items()}
         self._sources: dict[str, dict] = {}  # source -> its state record (doc id under "_id")
@@ -407,6 +408,9 @@ class Store:
                     doc["id"] = int(doc_id)
                 yield doc
 
+    def count(self, table: str) -> int:
+        return len(self._storage.data.get(table, {}))
+
     def all(self, table: str) -> list[dict]:
         """Every record of a table, each with its id."""
         return list(self.records(table))
@@ -415,13 +419,14 @@ class Store:
         doc = self._storage.data.get(table, {}).get(str(doc_id))
         return {**doc, "id": doc_id} if doc is not None else None
 
-    def body(self, email: dict) -> tuple[str, str]:
-        """(text, html) of a logged e-mail, from its pack (inline in schema-1 records)."""
+    def full_email(self, email: dict) -> dict:
+        """A logged e-mail whole: its record, the detail and body kept in its pack (a schema-1
+        record holds them all itself)."""
         ref = email.get("body")
         if ref is None:
-            return email.get("text", ""), email.get("html", "")
-        found = self.bodies.read(ref)
-        return found.get("text", ""), found.get("html", "")
+            return {"text": "", "html": "", **email}
+        packed = self.bodies.read(ref)
+        return {**packed.get("detail", {}), **email, "text": packed.get("text", ""), "html": packed.get("html", "")}
 
     def attachment_path(self, sha256: str) -> Path:
         return self.attachments_dir / sha256
@@ -615,46 +620,48 @@ class Store:
         a = d.attribution
         f = d.forwarded
         sender = f.sender if f else message.sender
-        self._queue(
-            "emails",
-            {
-                "identity": message.identity,
-                "message_id": message.message_id,
-                "subject": f.subject if f else message.subject,
-                "date": f.date if f else _iso(message.date),
-                "path": str(d.path),
-                "user": a.user,
-                "from": sender.email if sender else "",
-                "from_name": sender.name if sender else "",
-                "to": [x.email or x.name for x in (f.to if f else message.to)],
-                "cc": [x.email or x.name for x in (f.cc if f else message.cc)],
-                "contacts": list(d.contacts),
-                "companies": list(d.companies),
-                "deals": list(d.deals),
-                "attachments": attachments,
-                "attribution": {
-                    "rule": a.rule,
-                    "candidates": list(a.candidates),
-                    "session_user": a.session_user,
-                    "ambiguous": a.ambiguous,
-                },
-                "rules": list(d.rules),
-                "body": self.bodies.add(f.body if f else message.text, "" if f else message.html),
-                # FWD-4: the forwarder's own note and the forward itself, apart from the body
-                "forward": {
-                    "note": f.note,
-                    "client": f.client,
-                    "forwarded_by": message.sender.email if message.sender else "",
-                    "forwarded_at": _iso(message.date),
-                    "subject": message.subject,
-                }
-                if f
-                else None,
-                "source": raw.source,
-                "key": raw.key,
-                "logged_at": _iso(now),
+        # What the listings show stays in the database; what only `emails show` and
+        # `attribution explain` need goes with the body into the batch's pack.
+        detail = {
+            "from_name": sender.name if sender else "",
+            "to": [x.email or x.name for x in (f.to if f else message.to)],
+            "cc": [x.email or x.name for x in (f.cc if f else message.cc)],
+            "attribution": {
+                "rule": a.rule,
+                "candidates": list(a.candidates),
+                "session_user": a.session_user,
+                "ambiguous": a.ambiguous,
             },
-        )
+            "rules": list(d.rules),
+            "source": raw.source,
+            "key": raw.key,
+            "logged_at": _iso(now),
+        }
+        record = {
+            "message_id": message.message_id,
+            "subject": f.subject if f else message.subject,
+            "date": f.date if f else _iso(message.date),
+            "path": str(d.path),
+            "user": a.user,
+            "rule": a.rule,
+            "from": sender.email if sender else "",
+            "contacts": list(d.contacts),
+            "companies": list(d.companies),
+            "deals": list(d.deals),
+            "attachments": attachments,
+            "body": self.bodies.add(f.body if f else message.text, "" if f else message.html, detail),
+        }
+        if message.identity != message.message_id:
+            record["identity"] = message.identity  # a message without a Message-ID: sha256:...
+        if f:  # FWD-4: the forwarder's own note and the forward itself, apart from the body
+            record["forward"] = {
+                "note": f.note,
+                "client": f.client,
+                "forwarded_by": message.sender.email if message.sender else "",
+                "forwarded_at": _iso(message.date),
+                "subject": message.subject,
+            }
+        self._queue("emails", record)
         self._logged.add(message.identity)
         for dropped in d.dropped_attachments:  # LIM-2
             self._queue(
@@ -709,6 +716,11 @@ class Store:
                 raise StorageIOError(f"cannot write {target / name}: {exc.strerror}") from None
             saved.append(target / name)
         return saved
+
+
+def identity(email: dict) -> str:
+    """The identity of a logged e-mail (ONCE-1): its Message-ID, else its stored sha256."""
+    return email.get("identity") or email["message_id"]
 
 
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]+,@=]+")

@@ -1,6 +1,7 @@
 """Records to the rows the commands show: plain dicts, the `--json` shapes of cli.md."""
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -8,12 +9,19 @@ from .errors import NotFound
 from .model import Forwarded, Rejected, normalize_email, normalize_message_id
 from .store import Store
 
-def _newest_first(emails: list[dict]) -> list[dict]:
-    return sorted(emails, key=lambda e: (e.get("date") or "", e["id"]), reverse=True)
+def _newest(e: dict) -> tuple[str, int]:
+    return (e.get("date") or "", e["id"])
+
+
+def _newest_first(emails, limit: int | None = None) -> list[dict]:
+    if limit:
+        return heapq.nlargest(limit, emails, key=_newest)
+    return sorted(emails, key=_newest, reverse=True)
 
 
 def _email_summary(e: dict) -> dict:
-    return {k: e.get(k) for k in ("id", "message_id", "subject", "date", "path", "user")}
+    get = e.get
+    return {"id": get("id"), "message_id": get("message_id"), "subject": get("subject"), "date": get("date"), "path": get("path"), "user": get("user")}
 
 
 def users(store: Store) -> list[dict]:
@@ -108,18 +116,25 @@ def company(store: Store, domain: str) -> dict:
 
 
 def email_row(e: dict) -> dict:
+    get = e.get
     return {
-        **_email_summary(e),
-        "from": e.get("from", ""),
-        "contacts": e.get("contacts", []),
-        "companies": e.get("companies", []),
-        "deals": e.get("deals", []),
-        "attachments": e.get("attachments", []),
+        "id": get("id"),
+        "message_id": get("message_id"),
+        "subject": get("subject"),
+        "date": get("date"),
+        "path": get("path"),
+        "user": get("user"),
+        "from": get("from", ""),
+        "contacts": get("contacts", []),
+        "companies": get("companies", []),
+        "deals": get("deals", []),
+        "attachments": get("attachments", []),
     }
 
 
-def emails(store: Store) -> list[dict]:
-    return [email_row(e) for e in _newest_first(store.all("emails"))]
+def emails(store: Store, limit: int | None = None) -> tuple[list[dict], int]:
+    """The newest `limit` logged e-mails (all without one), newest first; and how many there are."""
+    return [email_row(e) for e in _newest_first(store.records("emails"), limit)], store.count("emails")
 
 
 def find_email(store: Store, id_or_message_id: str) -> dict:
@@ -139,7 +154,7 @@ def find_email(store: Store, id_or_message_id: str) -> dict:
 
 
 def email_detail(store: Store, id_or_message_id: str) -> dict:
-    e = find_email(store, id_or_message_id)
+    e = store.full_email(find_email(store, id_or_message_id))
     return {
         **email_row(e),
         "from_name": e.get("from_name", ""),
@@ -147,7 +162,8 @@ def email_detail(store: Store, id_or_message_id: str) -> dict:
         "cc": e.get("cc", []),
         "attribution": e.get("attribution", {}),
         "rules": e.get("rules", []),
-        **dict(zip(("text", "html"), store.body(e))),
+        "text": e["text"],
+        "html": e["html"],
         "forward": e.get("forward"),  # {note, client, forwarded_by, forwarded_at, subject} or null
         "source": e.get("source", ""),
     }
@@ -206,7 +222,7 @@ def attribution(store: Store, since: datetime | None = None, until: datetime | N
         row = rows.setdefault(e["user"], {"user": e["user"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}})
         row["logged"] += 1
         row[e["path"]] += 1
-        rule = e.get("attribution", {}).get("rule", "")
+        rule = e.get("rule") or e.get("attribution", {}).get("rule", "")
         row["by_rule"][rule] = row["by_rule"].get(rule, 0) + 1
     return list(rows.values())
 
@@ -226,7 +242,7 @@ def _when(e: dict) -> datetime | None:
 
 
 def explain(store: Store, message_id: str) -> dict:
-    e = find_email(store, message_id)
+    e = store.full_email(find_email(store, message_id))
     a = e.get("attribution", {})
     return {
         "message_id": e.get("message_id"),

@@ -246,4 +246,4 @@ def test_a_damaged_body_pack_is_a_clear_error_not_a_crash(tmp_path, cli):
     result = cli("emails", "show", "m1@x", expect=65)
     assert "000000.pack" in result.stderr and "Traceback" not in result.stderr
     with pytest.raises(DataError):
-        Store.reader(db).body(db_of(db)["emails"]["1"])
+        Store.reader(db).full_email(db_of(db)["emails"]["1"])

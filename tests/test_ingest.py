@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from conftest import LOG, eml, make_maildir
 from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
-from crmlog.store import Store
+from crmlog.store import Store, identity
 
 SETTINGS = Settings(bcc=(LOG,), forward=("fwd@crm.example.com",), max_attachment_bytes=50)
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -68,7 +68,7 @@ def test_every_addressed_message_ends_logged_or_rejected_and_rerun_changes_nothi
         emails = list(data.get("emails", {}).values())
         rejections = list(data.get("rejections", {}).values())
         assert len(emails) == s.logged
-        logged_ids = {e["identity"] for e in emails}
+        logged_ids = {identity(e) for e in emails}
         assert len(logged_ids) == len(emails)  # ONCE-1
         assert not logged_ids & {r["identity"] for r in rejections}  # never both
         before = db.read_bytes()
