@@ -310,19 +310,19 @@ def near_miss(i: int, addressed: float = 0.03, seed: int = 1) -> str | None:
     return _start(i, addressed, seed)[3]
 
 
-def write_maildir(root: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1) -> int:
-    """Deliver messages start .. start+n-1 into the Maildir at root; returns the bytes written."""
+def write_maildir(root: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1) -> list[Path]:
+    """Deliver messages start .. start+n-1 into the Maildir at root; returns their paths."""
     for folder in FOLDERS:
         for sub in ("cur", "new", "tmp"):
             (root / folder / sub).mkdir(parents=True, exist_ok=True)
-    total = 0
+    paths = []
     for i in range(start, start + n):
         folder, flags, data = message(i, addressed, seed)
         name = f"{1767225600 + 180 * i}.M{i % 1000000}P{4000 + i % 97}Q{i}.mailhost,S={len(data)}"
         path = root / folder / ("new" if flags is None else "cur") / (name if flags is None else f"{name}:2,{flags}")
         path.write_bytes(data)
-        total += len(data)
-    return total
+        paths.append(path)
+    return paths
 
 
 def write_mbox(path: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1, max_bytes: int | None = None) -> tuple[int, int]:
@@ -355,7 +355,8 @@ def main() -> None:
     if a.mbox:
         n, size = write_mbox(a.dir, a.messages, a.addressed, start=a.start)
     else:
-        n, size = a.messages, write_maildir(a.dir, a.messages, a.addressed, start=a.start)
+        paths = write_maildir(a.dir, a.messages, a.addressed, start=a.start)
+        n, size = len(paths), sum(p.stat().st_size for p in paths)
     print(f"wrote {n} messages ({size / 1e6:.0f} MB) to {a.dir}")
 
 

@@ -24,6 +24,7 @@ from .model import (
 from .parsing import HeaderFilter, ParseError, parse
 from .store import Store
 
+SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
 BATCH_SCANNED = 20_000  # messages looked at per atomic write (a skipped one costs a header read)
 BATCH_BYTES = 32 << 20  # bytes of bodies per atomic write (they wait in memory until it)
@@ -121,11 +122,11 @@ def ingest(
                     summary.problems.append(f"cannot read {item.reason}; it will be tried again next run")
                     continue
                 if isinstance(item, Unaddressed):
-                    message, decision = None, Skipped()
+                    message, decision, now = None, SKIPPED, None
                 else:
                     message, decision = decide_raw(item, store.view(), settings, session_login)
-                    parsed += 1
-                created = store.apply(item, message, decision, now=clock())
+                    parsed, now = parsed + 1, clock()
+                created = store.apply(item, message, decision, now=now)
                 summary.count(decision, created)
                 scanned += 1
                 if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:

@@ -99,13 +99,11 @@ def header_block_end(data: bytes) -> int | None:
     if data[:1] in (b"\n", b"\r"):
         return 2 if data[:2] == b"\r\n" else 1  # no header fields at all
     lf = data.find(b"\n\n")
-    if lf >= 0 and b"\r" not in data[:lf]:
+    if lf >= 0 and data.find(b"\r", 0, lf) < 0:
         return lf + 2  # LF line ends: the common case, without a regex
     crlf = data.find(b"\r\n\r\n")
-    if crlf >= 0:
-        head = data[:crlf]
-        if head.count(b"\r") == head.count(b"\n") == head.count(b"\r\n"):
-            return crlf + 4  # CRLF line ends throughout
+    if crlf >= 0 and data.count(b"\r", 0, crlf) == data.count(b"\n", 0, crlf) == data.count(b"\r\n", 0, crlf):
+        return crlf + 4  # CRLF line ends throughout
     m = _EMPTY_LINE.search(data)  # mixed or CR-only line ends
     return m.end() if m else None
 
@@ -153,8 +151,8 @@ class HeaderFilter:
     def could_be_addressed(self, head: bytes) -> bool:
         """Step 1 only: False means certainly not addressed."""
         lowered = head.lower()
-        for upper, lower in _LOWER_TO_ASCII:  # non-ASCII letters whose lower case is ASCII
-            if upper in lowered:
+        if not lowered.isascii():
+            for upper, lower in _LOWER_TO_ASCII:  # non-ASCII letters whose lower case is ASCII
                 lowered = lowered.replace(upper, lower)
         for atoms in self._byte_atoms:
             for atom in atoms:
@@ -196,8 +194,18 @@ _LOWER_TO_ASCII = tuple((c.encode(), c.lower().encode()) for c in ("\u212a", "\u
 def _field_addresses(value) -> list[Address]:
     """The addresses of one address header field (as the stdlib parser gives it: a str, or a
     Header where it holds 8-bit bytes), normalised (ADDR-1). The one extraction that parse(),
-    mail-parser (for the first field of each name) and HeaderFilter all use."""
+    mail-parser (for the first field of each name) and HeaderFilter all use. A field that is
+    one plain address (`a@b.example`, `<a@b.example>`), as servers write Delivered-To and
+    X-Original-To, is read without mail-parser's general parser, to the same result."""
+    if isinstance(value, str):
+        plain = _PLAIN_ADDRESS.fullmatch(value)
+        if plain:
+            return _addresses_of([("", plain.group(1))])
     return _addresses_of(_mailparser()[1](value, decode_names=True))
+
+
+# one address and nothing else: a dot-atom local part (no quotes, comments or spaces)
+_PLAIN_ADDRESS = re.compile(r"[ \t]*<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?[ \t]*")
 
 
 def _addresses_of(pairs) -> list[Address]:

@@ -12,7 +12,6 @@ neither a big mbox nor a big message is ever held whole unless it is addressed.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -21,7 +20,6 @@ from .errors import MailboxError
 from .model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
 from .parsing import header_block_end
 
-_INFO = re.compile(r"[:!;]2,")  # the info suffix: ":2,FLAGS" (Dovecot on some systems: "!2,", ";2,")
 HEAD_READ = 16_384  # first read of a Maildir file: the header block of nearly every message
 MBOX_CHUNK = 1 << 20
 
@@ -62,8 +60,14 @@ class Folder:
 
 
 def maildir_key(filename: str) -> str:
-    """The unique part of a Maildir file name, before the info suffix."""
-    return _INFO.split(filename, 1)[0] if "2," in filename else filename
+    """The unique part of a Maildir file name, before the info suffix ":2,FLAGS" (Dovecot on
+    some systems: "!2,", ";2,")."""
+    i = filename.find("2,", 1)
+    while i > 0:
+        if filename[i - 1] in ":!;":
+            return filename[: i - 1]
+        i = filename.find("2,", i + 1)
+    return filename
 
 
 def open_folders(path: str | os.PathLike, fmt: str = "auto") -> tuple[Folder, ...]:
@@ -151,7 +155,7 @@ def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Calla
         except OSError:
             continue
         for name, key, link in todo:
-            file = os.path.join(directory, name)
+            file = f"{directory}/{name}"
             try:
                 if link and not _inside(Path(file), root):
                     continue  # SEC-2: never read through a link that leads outside

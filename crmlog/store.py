@@ -280,6 +280,7 @@ class Store:
         self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
         self.writing = write and not dry_run
         self._lock = None
+        self._attachments_unsynced = False
         if self.writing:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -342,6 +343,9 @@ class Store:
             self.bodies.discard()
             return
         try:
+            if self._attachments_unsynced:
+                _fsync_dir(self.attachments_dir)
+                self._attachments_unsynced = False
             if self.bodies.flush():
                 self._set_meta(packs=self.bodies.next)
             self._storage.flush()
@@ -544,7 +548,7 @@ class Store:
 
     # ------------------------------------------------------------ ingest
 
-    def apply(self, item: RawMessage | Unaddressed, message: Message | None, decision: Decision, *, now: datetime) -> int:
+    def apply(self, item: RawMessage | Unaddressed, message: Message | None, decision: Decision, *, now: datetime | None) -> int:
         """Record one decided message: its records and its source state go in the same batch.
         Returns the number of contacts created."""
         created = 0
@@ -684,7 +688,8 @@ class Store:
             if not target.exists():
                 try:
                     self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
-                    write_file_atomically(target, a.data)
+                    write_file_atomically(target, a.data, sync_dir=False)  # the directory: once, at commit
+                    self._attachments_unsynced = True
                 except OSError as exc:
                     raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
         return record
