@@ -112,6 +112,12 @@ class Crmlog:
         self.env = ["--config", str(work / f"{name}.toml"), "--db", str(work / name / "crm.json")]
         self.db = work / name / "crm.json"
 
+    def fresh(self) -> None:
+        """A new, empty database and configuration with the sales team."""
+        shutil.rmtree(self.db.parent, ignore_errors=True)
+        Path(self.env[1]).unlink(missing_ok=True)
+        self.setup()
+
     def setup(self) -> None:
         crmlog_run(self, "init", "--bcc", LOG, "--forward", FWD)
         for u in USERS:
@@ -237,9 +243,7 @@ def main() -> None:
 
         # crmlog on the Maildir
         c = Crmlog(work, f"db-{n}")
-        shutil.rmtree(c.db.parent, ignore_errors=True)
-        Path(c.env[1]).unlink(missing_ok=True)
-        c.setup()
+        c.fresh()
         t_cold, m_cold, s = crmlog_run(c, "ingest", str(maildir), "--json", "--quiet")
         say("crmlog ingest, cold", f"{n / t_cold:10,.0f} msg/s  ({t_cold:.2f} s, peak {m_cold:.0f} MB; "
             f"logged {s['logged']:,}, rejected {s['rejected']:,}, skipped {s['skipped']:,})")
@@ -269,9 +273,7 @@ def main() -> None:
             count, size = make_corpus.write_mbox(mbox, 10**9, a.addressed, start=10**6, max_bytes=int(a.mbox_gb * 1e9))
             say("mbox generated", f"{count:,} messages, {size / 1e9:.2f} GB, in {time.perf_counter() - start:.0f} s")
             m = Crmlog(work, "db-mbox")
-            shutil.rmtree(m.db.parent, ignore_errors=True)
-            Path(m.env[1]).unlink(missing_ok=True)
-            m.setup()
+            m.fresh()
             t, peak, s = crmlog_run(m, "ingest", str(mbox), "--json", "--quiet")
             say(f"crmlog ingest, {size / 1e9:.1f} GB mbox, cold", f"{count / t:10,.0f} msg/s  ({t:.1f} s, {size / t / 1e6:.0f} MB/s, peak {peak:.0f} MB; logged {s['logged']:,})")
             checks.append((f"peak memory of the {size / 1e9:.1f} GB mbox ingest under 200 MB", peak < 200, f"{peak:.0f} MB"))
@@ -295,9 +297,7 @@ def main() -> None:
                 fh.write(base64.encodebytes(rng.randbytes(1_000_000 - 1_000_000 % 57)))
             fh.write(b"--b--\n")
         g = Crmlog(work, "db-big")
-        shutil.rmtree(g.db.parent, ignore_errors=True)
-        Path(g.env[1]).unlink(missing_ok=True)
-        g.setup()
+        g.fresh()
         t, peak, s = crmlog_run(g, "ingest", str(big), "--json", "--quiet")
         say(f"crmlog ingest, one {(big / 'new' / 'big.eml').stat().st_size / 1e6:.0f} MB message", f"{t:10.2f} s   (peak {peak:.0f} MB; logged {s['logged']})")
         shutil.rmtree(big)
@@ -306,9 +306,7 @@ def main() -> None:
         if a.views:
             v = Crmlog(work, f"db-views-{a.views}")
             if not v.db.exists():
-                shutil.rmtree(v.db.parent, ignore_errors=True)
-                Path(v.env[1]).unlink(missing_ok=True)
-                v.setup()
+                v.fresh()
                 start = time.perf_counter()
                 build_views_db(v, a.views)
                 say("views database built", f"{a.views:,} logged e-mails in {time.perf_counter() - start:.0f} s")

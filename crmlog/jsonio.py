@@ -12,11 +12,12 @@ import orjson
 
 
 def dumps(data: Any, *, indent: bool = False) -> bytes:
-    """UTF-8 JSON; `indent` for people (two spaces, as json.dumps(indent=2))."""
+    """UTF-8 JSON; `indent` for output (two spaces, as json.dumps(indent=2), anything else
+    written as str); the database takes only JSON values."""
     try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0, default=str)
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0, default=str if indent else None)
     except TypeError:
-        text = json.dumps(data, ensure_ascii=False, indent=2 if indent else None, separators=None if indent else (",", ":"), default=str)
+        text = json.dumps(data, ensure_ascii=False, indent=2 if indent else None, separators=None if indent else (",", ":"), default=str if indent else None)
         return text.encode("utf-8", "backslashreplace")
 
 

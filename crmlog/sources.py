@@ -49,7 +49,7 @@ class Folder:
         addressed: Callable[[bytes], bool],
         *,
         seen: Callable[[str], bool] = lambda key: False,
-        resume: tuple[int, str] | None = None,
+        resume: tuple[int, str | None] | None = None,
     ) -> Iterator[Item]:
         """The messages not decided on yet, one at a time: a Maildir's files whose key `seen`
         does not know, an mbox's messages after `resume` (offset, tail digest) where the
@@ -238,23 +238,24 @@ class _Buffer:
             self.base += cut
 
 
-def _resume_offset(fh: BinaryIO, size: int, resume: tuple[int, str] | None) -> int:
+def _resume_offset(fh: BinaryIO, size: int, resume: tuple[int, str | None] | None) -> int:
     """Where to start: after the last message decided on if the mbox still holds the same
-    bytes before that offset and a message (or the end) at it; else at its start."""
+    bytes before that offset (a state without a digest, upgraded from schema 1, skips that
+    check) and a message (or the end) at it; else at its start."""
     if not resume:
         return 0
     offset, digest = resume
     if not 0 < offset <= size:
         return 0
+    if os.pread(fh.fileno(), 5, offset) not in (b"", b"From "):
+        return 0
     first = max(0, offset - MBOX_TAIL)
-    tail = os.pread(fh.fileno(), offset - first, first)
-    after = os.pread(fh.fileno(), 5, offset)
-    if tail_digest(tail) != digest or after not in (b"", b"From "):
+    if digest is not None and tail_digest(os.pread(fh.fileno(), offset - first, first)) != digest:
         return 0
     return offset
 
 
-def _mbox_messages(path: str, addressed: Callable[[bytes], bool], resume: tuple[int, str] | None) -> Iterator[Item]:
+def _mbox_messages(path: str, addressed: Callable[[bytes], bool], resume: tuple[int, str | None] | None) -> Iterator[Item]:
     """Stream an mbox: a line starting with "From " opens a message (as the stdlib mailbox
     module reads it); the key is the message's byte span, which appends do not move."""
     source = printable(path)

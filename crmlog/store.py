@@ -49,7 +49,6 @@ from .model import (
     Seat,
     Skipped,
     TeamInbox,
-    MBOX_TAIL,
     Unaddressed,
     User,
     raw_identity,
@@ -166,23 +165,11 @@ def _upgrade(data: dict) -> bool:
             state["keys"].append(key)
     table = data.setdefault("sources", {})
     for n, state in enumerate(sources.values(), start=len(table) + 1):
-        if state["kind"] == "mbox":
-            state = _mbox_state_from_file(state)
+        if state["kind"] == "mbox":  # schema 1 kept no digest: the next run checks the offset alone
+            state = {"source": state["source"], "kind": "mbox", "offset": state.get("offset", 0), "tail": None}
         table[str(n)] = state
     meta["schema"] = SCHEMA_VERSION
     return True
-
-
-def _mbox_state_from_file(state: dict) -> dict:
-    """A schema-1 mbox's state: go on after its last message if the file still reaches it."""
-    offset = state.get("offset", 0)
-    try:
-        with open(state["source"], "rb") as fh:
-            fh.seek(max(0, offset - MBOX_TAIL))
-            tail = fh.read(min(offset, MBOX_TAIL))
-    except OSError:
-        tail = b""
-    return {"source": state["source"], "kind": "mbox", "offset": offset, "tail": tail_digest(tail)}
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -498,10 +485,11 @@ class Store:
         look keys up in it, don't change it)."""
         return self._source(source, "maildir")["keys"]
 
-    def mbox_resume(self, source: str) -> tuple[int, str] | None:
-        """(offset, digest of the bytes before it) where the last run stopped in an mbox."""
+    def mbox_resume(self, source: str) -> tuple[int, str | None] | None:
+        """(offset, digest of the bytes before it) where the last run stopped in an mbox
+        (no digest for a state upgraded from schema 1)."""
         state = self._source(source, "mbox")
-        return (state["offset"], state["tail"]) if state.get("offset") else None
+        return (state["offset"], state.get("tail")) if state.get("offset") else None
 
     def keep_keys(self, source: str, listed: set[str]) -> None:
         """Forget the keys of files no longer in a Maildir folder (after a whole listing), so
@@ -521,9 +509,8 @@ class Store:
         return state
 
     def _mark(self, item: RawMessage | Unaddressed) -> None:
-        if item.position is not None:
-            state = self._source(item.source, "mbox")
-            state["offset"], state["tail"] = item.position.offset, item.position.tail
+        if item.position is not None:  # the digest of its tail is taken once, when it is written
+            self._source(item.source, "mbox")["position"] = item.position
         else:
             self._source(item.source, "maildir")["keys"][item.key] = None
         self._changed_sources.add(item.source)
@@ -536,9 +523,10 @@ class Store:
             if state["kind"] == "maildir":
                 doc["keys"] = list(state["keys"])
             else:
-                tail = state.get("tail", b"")
-                doc["offset"], doc["tail"] = state.get("offset", 0), tail if isinstance(tail, str) else tail_digest(tail)
-                state["tail"] = doc["tail"]
+                position = state.pop("position", None)
+                if position is not None:
+                    state["offset"], state["tail"] = position.offset, tail_digest(position.tail)
+                doc["offset"], doc["tail"] = state.get("offset", 0), state.get("tail")
             if state.get("_id") is None:
                 state["_id"] = table.insert(doc)
             else:
