@@ -247,3 +247,14 @@ def test_a_damaged_body_pack_is_a_clear_error_not_a_crash(tmp_path, cli):
     assert "000000.pack" in result.stderr and "Traceback" not in result.stderr
     with pytest.raises(DataError):
         Store.reader(db).full_email(db_of(db)["emails"]["1"])
+
+
+def test_sec_3_body_packs_are_owner_only(tmp_path):
+    import stat
+
+    box = make_maildir(tmp_path / "M", {"": [("1", logged(1))]})
+    db = team_db(tmp_path / "data" / "crm.json")
+    ingest([box], settings=SETTINGS, db_path=db)
+    packs = db.parent / "crm.bodies"
+    for p in (packs, *packs.iterdir()):
+        assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
