@@ -17,7 +17,7 @@ _KNOWN = {
     "addresses": {"bcc", "forward"},
     "limits": {"max_body_bytes", "max_attachment_bytes"},
     "contacts": {"never_log", "auto_create_companies"},
-    "security": {"require_authenticated_sender"},
+    "security": {"require_authenticated_sender", "trusted_hosts"},
 }
 
 
@@ -95,6 +95,12 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
     if not isinstance(never, list) or not all(isinstance(p, str) and p.strip() for p in never):
         raise fail("contacts.never_log must be a list of addresses, globs or domains")
 
+    hosts = data.get("security", {}).get("trusted_hosts", [])
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in hosts):
+        raise fail("security.trusted_hosts must be a list of host names (the team's own mail servers)")
+
     return Settings(
         bcc=bcc,
         forward=forward,
@@ -103,6 +109,7 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
         never_log=tuple(p.strip().lower() for p in never),
         auto_create_companies=boolean("contacts", "auto_create_companies", True),
         require_authenticated_sender=boolean("security", "require_authenticated_sender", False),
+        trusted_hosts=frozenset(h.strip().strip(".").lower() for h in hosts),
     )
 
 
@@ -125,6 +132,7 @@ auto_create_companies = true
 
 [security]
 require_authenticated_sender = false
+trusted_hosts = []        # your own mail servers' names (Received "by", Authentication-Results)
 """
 
 

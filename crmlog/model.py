@@ -162,6 +162,9 @@ class Message:
     bcc: tuple[Address, ...] = ()
     envelope_to: tuple[str, ...] = ()  # Resent-*, Delivered-To, X-Original-To, ... (ADDR-2)
     session_login: str = ""  # from "(Authenticated sender: LOGIN)" (SESSION)
+    received: tuple[str, ...] = ()  # Received values, newest first (SEC-4)
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values, newest first (SEC-4)
+    delivered: bool = False  # a delivery agent's header (Delivered-To, X-Original-To, ...) is present
     text: str = ""
     html: str = ""
     body_bytes: int = 0  # decoded size of all text and HTML parts (LIM-1)
@@ -264,6 +267,7 @@ class Settings:
     never_log: tuple[str, ...] = ()
     auto_create_companies: bool = True
     require_authenticated_sender: bool = False
+    trusted_hosts: frozenset[str] = frozenset()  # the team's own mail hosts (SEC-4)
 
     @property
     def logging_addresses(self) -> frozenset[str]:

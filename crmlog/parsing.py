@@ -24,6 +24,8 @@ ENVELOPE_HEADERS = (
     "envelope-to",
     "x-envelope-to",
 )
+# What a delivery agent writes into the copy it delivers (never in a sender's own Sent copy).
+DELIVERY_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
 ADDRESS_HEADERS = ("to", "cc", "bcc", *ENVELOPE_HEADERS)  # with Received `for`: ADDR-2
 _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$|\()", re.I)
 _AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
@@ -251,6 +253,7 @@ def _message(mp, data: bytes) -> Message:
             session = normalize_login(auth.group(1))
             break
 
+    delivered = any(msg.get(name) is not None for name in DELIVERY_HEADERS)
     senders = addresses("from") or addresses("sender")
     message_id = normalize_message_id(str(msg.get("message-id") or ""))
     date = mp.date
@@ -269,6 +272,9 @@ def _message(mp, data: bytes) -> Message:
         bcc=addresses("bcc"),
         envelope_to=tuple(dict.fromkeys(envelope)),
         session_login=session,
+        received=tuple(received),
+        auth_results=tuple(str(v) for v in msg.get_all("authentication-results") or ()),
+        delivered=delivered,
         text=text,
         html=html,
         body_bytes=len(text.encode("utf-8", "surrogatepass")) + len(html.encode("utf-8", "surrogatepass")),

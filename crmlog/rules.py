@@ -8,6 +8,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from .attribution import attribute, session_user
+from .authenticity import sender_authenticated
 from .companies import company_domain
 from .model import (
     Accepted,
@@ -45,6 +46,12 @@ def is_never_logged(email: str, patterns: tuple[str, ...]) -> bool:
         elif domain == p or domain.endswith("." + p):
             return True
     return False
+
+
+def _own_sent_copy(message: Message, settings: Settings) -> bool:
+    """The sender's own Sent copy: its Bcc header names a logging address and no delivery
+    agent has handled it (SEC-4 asks proof of delivered copies only)."""
+    return not message.delivered and any(a.email in settings.logging_addresses for a in message.bcc)
 
 
 def team_addresses(view: CrmView) -> frozenset[str]:
@@ -101,16 +108,15 @@ def decide(
             rules=("PERM-2",),
         )
 
-    if (
-        settings.require_authenticated_sender
-        and not message.session_login
-        and not any(a.email in settings.logging_addresses for a in message.bcc)
-    ):
-        return Rejected(
-            code=Code.UNAUTHENTICATED_SENDER,
-            reason="the delivered copy shows no authenticated submission by its sender",
-            rules=("SEC-4",),
-        )
+    if settings.require_authenticated_sender and not _own_sent_copy(message, settings):
+        if not sender_authenticated(message, settings.trusted_hosts):
+            return Rejected(
+                code=Code.UNAUTHENTICATED_SENDER,
+                reason=f"the delivered copy shows no authenticated submission by {message.sender.email}, "
+                "nor a DKIM, SPF or DMARC pass for its domain from a trusted host",
+                rules=("SEC-4",),
+            )
+        rules.append("SEC-4")
 
     if message.body_bytes > settings.max_body_bytes:
         return Rejected(

@@ -319,11 +319,37 @@ def test_once_1_already_logged_identity_is_a_duplicate():
 # ------------------------------------------------------------------ SEC-4 (setting)
 
 
+MX = "mx.ourco.example"
+SEC4 = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}))
+OUTSIDE = f"from evil.example (evil.example [203.0.113.9]) by {MX} (Postfix) with ESMTP id 1; Mon, 1 Jun 2026 09:00:00 +0000"
+SUBMITTED = f"from [10.0.0.5] (unknown [10.0.0.5]) (Authenticated sender: anna) by {MX} (Postfix) with ESMTPSA id 2; Mon, 1 Jun 2026 09:00:00 +0000"
+
+
+def delivered(**kw) -> Message:
+    return message(bcc=(), envelope_to=(LOG,), delivered=True, **kw)
+
+
 def test_sec_4_delivered_copy_without_authentication_rejected_when_required():
-    s = Settings(bcc=(LOG,), require_authenticated_sender=True)
-    rejected(decide(message(bcc=(), envelope_to=(LOG,)), TEAM, s), Code.UNAUTHENTICATED_SENDER)
-    accepted(decide(message(bcc=(), envelope_to=(LOG,), session_login="anna"), TEAM, s))
-    accepted(decide(message(), TEAM, s))  # the sender's own Sent copy
+    d = rejected(decide(delivered(received=(OUTSIDE,)), TEAM, SEC4), Code.UNAUTHENTICATED_SENDER)
+    assert "anna@ourco.example" in d.reason and d.rules == ("SEC-4",)
+    assert "SEC-4" in accepted(decide(delivered(received=(SUBMITTED,)), TEAM, SEC4)).rules
+
+
+def test_sec_4_dkim_pass_from_the_trusted_host_lets_a_delivered_copy_in():
+    ar = f"{MX}; dkim=pass header.d=ourco.example; spf=fail smtp.mailfrom=evil.example"
+    accepted(decide(delivered(received=(OUTSIDE,), auth_results=(ar,)), TEAM, SEC4))
+    forged = "evil.example; dkim=pass header.d=ourco.example"
+    rejected(decide(delivered(received=(OUTSIDE,), auth_results=(forged,)), TEAM, SEC4), Code.UNAUTHENTICATED_SENDER)
+
+
+def test_sec_4_own_sent_copy_needs_no_proof_but_a_delivered_bcc_header_does():
+    accepted(decide(message(), TEAM, SEC4))  # the sender's own Sent copy: Bcc header, never delivered
+    forged_sent = message(envelope_to=(LOG,), delivered=True, received=(OUTSIDE,))  # Bcc header written by an outsider
+    rejected(decide(forged_sent, TEAM, SEC4), Code.UNAUTHENTICATED_SENDER)
+
+
+def test_sec_4_off_by_default_logs_an_unproven_delivered_copy():
+    accepted(decide(delivered(received=(OUTSIDE,)), TEAM, Settings(bcc=(LOG,))))
 
 
 # ------------------------------------------------------------------ properties

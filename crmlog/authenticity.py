@@ -1,0 +1,127 @@
+"""SEC-4: did the sender of a delivered copy authenticate? Pure functions over header values.
+
+Anyone who learns the BCC address can send a message with a user's From. Only what the team's
+own mail hosts wrote is evidence, and only what lies where an outsider cannot put it:
+
+- The trusted chain of Received headers: the newest Received, then each older one as long as
+  the one above it was written by a trusted host (its `by`) *and* received the message from a
+  trusted host or from loopback (the verified name or address in its `from` clause, which the
+  receiving server writes, not the client). Without configured trusted hosts the chain is the
+  newest Received alone: whatever wrote it delivered the message to us. An
+  `(Authenticated sender: LOGIN)` clause counts only inside that chain; one further down was
+  written by whoever sent the message, and proves nothing.
+- Authentication-Results (RFC 8601): only the newest one whose authserv-id is a trusted host.
+  A trusted host writes its own on every message it receives, above anything the message
+  brought with it, so a forged one under the same authserv-id lies below and is never read.
+  `dkim=pass` (`header.d`/`header.i`), `spf=pass` (`smtp.mailfrom`) or `dmarc=pass`
+  (`header.from`) counts when its domain is the From domain's (the same registrable domain:
+  DMARC's relaxed alignment). Results from any other authserv-id are ignored.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from .companies import registrable_domain
+from .model import Message, email_domain
+
+_BY = re.compile(r"\bby\s+([^\s;()\[\]]+)", re.I)
+# `from HELO (NAME [IP])`, `from HELO ([IP])`, `from NAME [IP]`: the receiving server's own
+# reading of the client; NAME is "unknown" where the reverse lookup did not verify
+_FROM_PEER = re.compile(
+    r"^\s*from\s+\S+\s*(?:\(\s*(?P<name>[^\s()\[\]]*)\s*(?:\[(?P<ip>[^\]]*)\])?[^)]*\)|\[(?P<ip2>[^\]]*)\])", re.I
+)
+_AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)\b(.*)$", re.I | re.S)
+_PROPERTY = re.compile(r"\b([a-z]+\.[a-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)", re.I)
+
+
+def _host(name: str) -> str:
+    return name.strip().strip(".").lower()
+
+
+def _unfold(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _loopback(ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        return ipaddress.ip_address(ip.strip().removeprefix("IPv6:").removeprefix("ipv6:")).is_loopback
+    except ValueError:
+        return False
+
+
+def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[str]:
+    """The Received values (newest first) that the team's own hosts wrote, as above."""
+    chain: list[str] = []
+    for value in received:
+        value = _unfold(value)
+        by = _BY.search(value)
+        if trusted and (by is None or _host(by.group(1)) not in trusted):
+            break
+        chain.append(value)
+        if not trusted:
+            break
+        peer = _FROM_PEER.match(value)
+        if peer is None:
+            break  # submitted on the host itself (`by HOST (Postfix, from userid N)`): the origin
+        name = _host(peer.group("name") or "")
+        if name not in trusted and not _loopback(peer.group("ip") or peer.group("ip2")):
+            break  # received from outside: everything older was written by the sender's side
+    return chain
+
+
+def authenticated_login(received: tuple[str, ...], trusted: frozenset[str]) -> str:
+    """The SASL login of an authenticated submission within the trusted chain, or ""."""
+    for value in trusted_chain(received, trusted):
+        m = _AUTH_SENDER.search(value)
+        if m:
+            return m.group(1)
+    return ""
+
+
+def _same_domain(a: str, b: str) -> bool:
+    a, b = _host(a), _host(b)
+    return bool(a and b) and (a == b or registrable_domain(a) == registrable_domain(b))
+
+
+def passed_for_domain(auth_results: tuple[str, ...], trusted: frozenset[str], domain: str) -> str:
+    """`dkim`, `spf` or `dmarc` when the newest Authentication-Results of a trusted authserv-id
+    shows that method passing for `domain`; "" otherwise."""
+    if not trusted or not domain:
+        return ""
+    for value in auth_results:
+        parts = _COMMENT.sub(" ", _COMMENT.sub(" ", _unfold(value))).split(";")
+        authserv = parts[0].split()
+        if not authserv or _host(authserv[0]) not in trusted:
+            continue  # written by someone else: ignored
+        for part in parts[1:]:
+            m = _RESULT.match(part)
+            if not m or m.group(2).lower() != "pass":
+                continue
+            method = m.group(1).lower()
+            props = {k.lower(): v.strip('"') for k, v in _PROPERTY.findall(m.group(3))}
+            if method == "dkim":
+                d = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
+            elif method == "spf":
+                d = props.get("smtp.mailfrom", "").rpartition("@")[2]
+            elif method == "dmarc":
+                d = props.get("header.from", "")
+            else:
+                continue
+            if _same_domain(d, domain):
+                return method
+        return ""  # only the newest trusted one counts
+    return ""
+
+
+def sender_authenticated(message: Message, trusted: frozenset[str]) -> str:
+    """How the sender of `message` proved itself (SEC-4), or "" if it did not: `submission`,
+    `dkim`, `spf` or `dmarc`."""
+    if authenticated_login(message.received, trusted):
+        return "submission"
+    domain = email_domain(message.sender.email) if message.sender else ""
+    return passed_for_domain(message.auth_results, trusted, domain)
