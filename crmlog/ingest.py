@@ -21,6 +21,7 @@ from .model import (
     Unaddressed,
     Unreadable,
 )
+from .caps import Caps
 from .parsing import HeaderFilter, ParseError, parse
 from .store import Store
 
@@ -70,7 +71,7 @@ def decide_raw(raw: RawMessage, view: CrmView, settings: Settings, session_login
     """Parse and decide one message that the header filter let through; one that cannot be
     parsed is rejected `unparseable` (REJ-2)."""
     try:
-        message = parse(raw.data)
+        message = parse(raw.data, Caps(attachment_bytes=settings.max_attachment_bytes, body_bytes=settings.max_body_bytes))
     except ParseError as exc:
         return exc.partial, rules.decide_unparseable(exc.partial, str(exc), view)
     return message, rules.decide(message, view, settings, session_login=session_login)

@@ -149,6 +149,20 @@ class Attachment:
     def size(self) -> int:
         return len(self.data)
 
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(**_FROZEN)
+class OversizedPart:
+    """An attachment over the limit, cut out before parsing (LIM-2): what it was, without it."""
+
+    filename: str
+    content_type: str
+    size: int  # decoded
+    sha256: str
+
 
 @dataclass(**_FROZEN)
 class Message:
@@ -170,6 +184,8 @@ class Message:
     body_bytes: int = 0  # decoded size of all text and HTML parts (LIM-1)
     attachments: tuple[Attachment, ...] = ()
     attached_messages: tuple[bytes, ...] = ()  # message/rfc822 parts, raw (forward as attachment)
+    oversized: tuple[OversizedPart, ...] = ()  # attachments cut out before parsing (LIM-2)
+    oversized_text_bytes: int = 0  # encoded size of inline text cut out before parsing (LIM-1)
     defects: tuple[str, ...] = ()
 
     def all_recipients(self) -> tuple[str, ...]:
@@ -320,7 +336,7 @@ class Accepted:
     companies: tuple[str, ...]
     deals: tuple[int, ...]
     kept_attachments: tuple[Attachment, ...]
-    dropped_attachments: tuple[Attachment, ...]
+    dropped_attachments: tuple[Attachment | OversizedPart, ...]
     rules: tuple[str, ...]
     forwarded: Forwarded | None = None  # the forward path logs this, not the outer message
 

@@ -6,12 +6,14 @@ import base64
 import binascii
 import logging
 import re
+from dataclasses import replace
 from datetime import timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from .caps import Caps, OverCap, Trimmed, trim
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
@@ -50,19 +52,29 @@ class ParseError(Exception):
         self.partial = partial
 
 
-def parse(data: bytes) -> Message:
-    """Parse raw message bytes; every failure inside the parser becomes a ParseError."""
+def parse(data: bytes, caps: Caps | None = None) -> Message:
+    """Parse raw message bytes; every failure inside the parser becomes a ParseError. With
+    `caps`, the raw bytes are held to them first (caps.py): over a structural cap is a
+    ParseError, parts over a size limit are cut out and reported on the Message."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 BOM before the headers hides the first header name
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy the whole message)
         raise ParseError("the message is empty")
+    trimmed = Trimmed(data)
     try:
-        mp = _mailparser()[0].parse_from_bytes(data)
-        return _message(mp, data)
+        if caps is not None:
+            trimmed = trim(data, caps, header_block_end(data))
+        mp = _mailparser()[0].parse_from_bytes(trimmed.data)
+        message = _message(mp, data)
+    except OverCap as exc:
+        raise ParseError(str(exc), _headers_only(data[: caps.header_bytes])) from exc
     except ParseError as exc:
         raise ParseError(str(exc), _headers_only(data)) from exc
     except Exception as exc:  # mail-parser raises far more than its own error classes
         raise ParseError(f"{type(exc).__name__}: {exc}"[:300], _headers_only(data)) from exc
+    if trimmed.oversized or trimmed.text_cut:
+        message = replace(message, oversized=trimmed.oversized, oversized_text_bytes=trimmed.text_cut)
+    return message
 
 
 def _headers_only(data: bytes) -> Message | None:

@@ -118,6 +118,13 @@ def decide(
             )
         rules.append("SEC-4")
 
+    if message.oversized_text_bytes:
+        return Rejected(
+            code=Code.BODY_TOO_LARGE,
+            reason=f"a text part of {message.oversized_text_bytes:,} bytes as sent is far over the "
+            f"{settings.max_body_bytes:,}-byte body limit",
+            rules=("LIM-1",),
+        )
     if message.body_bytes > settings.max_body_bytes:
         return Rejected(
             code=Code.BODY_TOO_LARGE,
@@ -164,6 +171,7 @@ def decide(
     rules.append("FWD-6" if forwarded else "BCC-3")
 
     kept, dropped = _split_attachments(attachments, settings.max_attachment_bytes)
+    dropped += message.oversized  # cut out before parsing: over the limit too
     if dropped:
         rules.append("LIM-2")
     return Accepted(

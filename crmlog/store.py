@@ -44,6 +44,7 @@ from .model import (
     Decision,
     Duplicate,
     Message,
+    OversizedPart,
     RawMessage,
     Rejected,
     Seat,
@@ -727,12 +728,12 @@ def safe_filename(name: str, fallback: str) -> str:
     return base or fallback
 
 
-def _attachment_record(a: Attachment, *, stored: bool) -> dict:
+def _attachment_record(a: Attachment | OversizedPart, *, stored: bool) -> dict:
     return {
         "filename": a.filename,
         "content_type": a.content_type,
         "size": a.size,
-        "sha256": hashlib.sha256(a.data).hexdigest(),
+        "sha256": a.sha256,
         "stored": stored,
     }
 

@@ -20,7 +20,7 @@ OWNERS = {
     "inscriptis": {"parsing.py"},
     "dateparser": {"forwards.py"},
 }
-PURE = {"model.py", "rules.py", "attribution.py", "forwards.py", "forward_layouts.py"}
+PURE = {"model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_layouts.py", "caps.py"}
 IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
 
 

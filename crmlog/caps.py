@@ -1,0 +1,170 @@
+"""Caps set before parsing: what a message may hold before mail-parser ever sees it.
+
+mail-parser (and the stdlib parser under it) holds a message several times over while it reads
+it: a 60 MB attachment cost 750 MB. So before parsing, on the raw bytes:
+
+- the header block may be at most `header_bytes` long;
+- at most `multiparts` distinct MIME boundaries (nesting and side-by-side containers) and at
+  most `parts` body parts in all;
+- a part over the attachment limit (LIM-2) that is not inline text is cut out of the bytes
+  before parsing. Its size and SHA-256 are read while streaming over it (decoded, a few MB
+  at a time), so the notice and the e-mail's attachment list still name it exactly;
+- an inline text part whose encoded size is over `text_factor` times the body limit is cut
+  out too: its text would be over the limit (LIM-1) whatever its encoding, so the message is
+  rejected without reading it.
+
+A message over a structural cap is unparseable (REJ-2), with the cap in its reason.
+"""
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from .model import OversizedPart
+
+HEADER_BYTES = 4 << 20  # a 50,000-field header block is about 1.5 MB
+MULTIPARTS = 100  # real mail nests a handful
+PARTS = 10_000
+TEXT_FACTOR = 8  # encoded text over 8x the body limit cannot decode to less than the limit
+_CHUNK = 4 << 20
+
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
+
+
+class OverCap(Exception):
+    """The message is over a structural cap: rejected `unparseable` with this reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    attachment_bytes: int
+    body_bytes: int
+    header_bytes: int = HEADER_BYTES
+    multiparts: int = MULTIPARTS
+    parts: int = PARTS
+    text_factor: int = TEXT_FACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """The bytes to parse, and what was cut out of them."""
+
+    data: bytes
+    oversized: tuple[OversizedPart, ...] = ()
+    text_cut: int = 0  # encoded bytes of inline text cut out (LIM-1)
+
+
+def trim(data: bytes, caps: Caps, header_end: int | None) -> Trimmed:
+    """Apply the caps to `data`, whose header block ends at `header_end` (None: no end)."""
+    if (header_end if header_end is not None else len(data)) > caps.header_bytes:
+        raise OverCap(f"the header block is over the {caps.header_bytes:,}-byte cap")
+    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(data)}
+    if not boundaries:
+        return Trimmed(data)
+    if len(boundaries) > caps.multiparts:
+        raise OverCap(f"{len(boundaries):,} MIME multiparts, over the cap of {caps.multiparts:,}")
+    delimiters = sorted(
+        (m.start(), m.end(), bool(m.group(1)))
+        for b in boundaries
+        for m in re.finditer(rb"(?m)^--" + re.escape(b) + rb"(--)?[ \t]*(?:\r?\n|$)", data)
+    )
+    if len(delimiters) > caps.parts:
+        raise OverCap(f"{len(delimiters):,} MIME parts, over the cap of {caps.parts:,}")
+    smallest = min(caps.attachment_bytes, caps.text_factor * caps.body_bytes)
+    if len(data) <= smallest:
+        return Trimmed(data)
+
+    keep: list[memoryview] = []
+    oversized: list[OversizedPart] = []
+    text_cut = 0
+    view = memoryview(data)
+    done = 0  # data[:done] is decided on
+    for (at, start, closing), (end, _, _) in zip(delimiters, delimiters[1:]):
+        if closing or end - start <= smallest:
+            continue  # an epilogue, or a part too small to be over a limit
+        cut = _oversized(data, start, end, caps)
+        if cut is None:
+            continue
+        if isinstance(cut, int):
+            text_cut += cut
+        else:
+            oversized.append(cut)
+        keep.append(view[done:at])  # the part goes with its delimiter line: one part fewer
+        done = end
+    if done == 0:
+        return Trimmed(data)
+    keep.append(view[done:])
+    return Trimmed(b"".join(keep), tuple(oversized), text_cut)
+
+
+def _oversized(data: bytes, start: int, end: int, caps: Caps) -> OversizedPart | int | None:
+    """The part in data[start:end] (its header block, then its body), if it is over a limit:
+    an OversizedPart for an attachment, the encoded size for inline text; else None."""
+    head_end = _blank_line(data, start, min(end, start + caps.header_bytes))
+    if head_end is None:
+        return None
+    headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:head_end])
+    ctype = headers.get_content_type()
+    if ctype.startswith(("multipart/", "message/")):
+        return None
+    disposition = str(headers.get("content-disposition") or "").split(";")[0].strip().lower()
+    encoding = str(headers.get("content-transfer-encoding") or "").strip().lower()
+    if ctype.startswith("text/") and disposition != "attachment":
+        size = _before_delimiter(data, end) - head_end
+        return size if size > caps.text_factor * caps.body_bytes else None
+    size, digest = _decoded_size_and_digest(data, head_end, end, encoding)
+    if size <= caps.attachment_bytes:
+        return None
+    return OversizedPart(
+        filename=str(headers.get_filename() or headers.get_param("name") or ""),
+        content_type=ctype,
+        size=size,
+        sha256=digest,
+    )
+
+
+def _blank_line(data: bytes, start: int, stop: int) -> int | None:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = data.find(sep, start, stop)
+        if i >= 0:
+            return i + len(sep)
+    if data[start:start + 2] in (b"\r\n",):
+        return start + 2
+    if data[start:start + 1] == b"\n":
+        return start + 1
+    return None
+
+
+def _before_delimiter(data: bytes, end: int) -> int:
+    """The line break before a delimiter line belongs to the delimiter (RFC 2046)."""
+    if data[end - 2:end] == b"\r\n":
+        return end - 2
+    return end - 1 if data[end - 1:end] == b"\n" else end
+
+
+def _decoded_size_and_digest(data: bytes, start: int, end: int, encoding: str) -> tuple[int, str]:
+    """The decoded size and SHA-256 of a part's body, data[start:end], a few MB at a time."""
+    end = _before_delimiter(data, end)
+    digest, size, carry = hashlib.sha256(), 0, b""
+    view = memoryview(data)
+    for pos in range(start, end, _CHUNK):
+        chunk = bytes(view[pos:min(pos + _CHUNK, end)])
+        if encoding == "base64":
+            chunk = carry + chunk.translate(None, b" \t\r\n")
+            whole = len(chunk) - len(chunk) % 4
+            chunk, carry = chunk[:whole], chunk[whole:]
+            try:
+                chunk = binascii.a2b_base64(chunk)
+            except binascii.Error:
+                chunk = b""
+        elif encoding == "quoted-printable":
+            chunk = carry + chunk
+            cut = chunk.rfind(b"\n") + 1 if pos + _CHUNK < end else len(chunk)
+            chunk, carry = binascii.a2b_qp(chunk[:cut]), chunk[cut:]
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
