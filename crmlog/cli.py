@@ -11,7 +11,7 @@ import click
 
 from . import config, render, views
 from .errors import CrmlogError, UsageError
-from .ingest import ingest as run_ingest
+from .ingest import BATCH_SIZE, Batch, ingest as run_ingest
 from .model import normalize_email, normalize_login
 from .store import Store
 
@@ -262,10 +262,14 @@ def companies_show(env: Env, domain, as_json):
 @click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")
 @click.option("--reprocess", is_flag=True, help="Read again messages decided on before.")
 @click.option("--lock-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for another run.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
+    help="Parsed messages per atomic write (a crash redoes at most this many).",
+)
 @json_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @pass_env
-def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, as_json, quiet):
+def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_size, as_json, quiet):
     """Log the messages of Maildirs or mbox files addressed to a logging address."""
     settings = env.settings()
     with render.progress(not (quiet or as_json), "ingesting") as tick:
@@ -278,6 +282,7 @@ def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, as_jso
             dry_run=dry_run,
             reprocess=reprocess,
             lock_timeout=lock_timeout,
+            batch=Batch(parsed=batch_size),
             progress=tick,
         )
     for problem in summary.problems:

@@ -283,6 +283,7 @@ class Store:
                 ) from None
             except OSError as exc:
                 raise StorageIOError(f"cannot lock the database {self.path}: {exc.strerror}") from None
+            self._remove_stale_temp_files()
         try:
             data = _load(self.path)
             upgraded = write and _upgrade(data)
@@ -302,6 +303,18 @@ class Store:
                 f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
                 "it was left untouched"
             ) from None
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of a run that was killed while writing (ONCE-3): never renamed into
+        place, so nothing points to them. Only the lock holder removes them."""
+        stores = (self.path.parent, self.attachments_dir, self.path.with_name(self.path.stem + ".bodies"))
+        for folder in stores:
+            try:
+                stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+            except OSError:
+                continue
+            for p in stale:
+                p.unlink(missing_ok=True)
 
     @classmethod
     def reader(cls, path: Path) -> "Store":

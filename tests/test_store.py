@@ -143,3 +143,21 @@ def test_dry_run_writer_writes_nothing(tmp_path):
         add_anna(store)
         store.commit()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_once_3_a_killed_writers_temp_files_are_removed_by_the_next_writer_only(tmp_path):
+    db = tmp_path / "crm.json"
+    with Store.writer(db) as store:
+        add_anna(store)
+        store.commit()
+    stale = [tmp_path / ".crm.json.4242.tmp", tmp_path / "crm.attachments" / ".ab12.4242.tmp"]
+    stale[1].parent.mkdir()
+    for p in stale:
+        p.write_bytes(b"half a write")
+    keep = tmp_path / "notes.tmp"  # not one of ours
+    keep.write_text("mine")
+    Store.reader(db)
+    assert all(p.exists() for p in stale)
+    with Store.writer(db):
+        pass
+    assert not any(p.exists() for p in stale) and keep.exists()
