@@ -256,7 +256,7 @@ def companies_show(env: Env, domain, as_json):
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))  # 66, not 2 (cli.md)
 @click.option("--format", "fmt", type=click.Choice(["auto", "maildir", "mbox"]), default="auto", show_default=True)
 @click.option("--user", "login", default="", help="The login of the mailbox's owner (SESSION).")
 @click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")

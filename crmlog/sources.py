@@ -11,6 +11,7 @@ neither a big mbox nor a big message is ever held whole unless it is addressed.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,6 +274,22 @@ def _mbox_messages(path: str, addressed: Callable[[bytes], bool], resume: tuple[
             yield Unreadable(source=source, key="", reason=f"{source}: {exc.strerror}")
 
 
+def _being_written(fh: BinaryIO) -> bool:
+    """Does a delivery agent hold the mbox now? Postfix, procmail and mutt lock it while they
+    append (fcntl or flock, and a dot-lock file beside it). Looked at only when the last
+    message does not end with the empty line that writers put after each message."""
+    if os.path.exists(f"{fh.name}.lock"):
+        return True
+    fd = fh.fileno()
+    for lock in (fcntl.lockf, fcntl.flock):
+        try:
+            lock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True  # held exclusively by a writer (or cannot tell: wait for the next run)
+        lock(fd, fcntl.LOCK_UN)
+    return False
+
+
 def _mbox_from(b: _Buffer, source: str, addressed: Callable[[bytes], bool]) -> Iterator[Item]:
     pos = b.base
     b.ensure(pos + 1)
@@ -297,6 +314,8 @@ def _mbox_from(b: _Buffer, source: str, addressed: Callable[[bytes], bool]) -> I
         if stop < 0:
             nxt = b.find(b"\nFrom ", max(line_end, body + len(head) - len(b"\nFrom ")))
             stop = nxt + 1 if nxt >= 0 else b.end
+        if stop == b.end and b.eof and b.take(max(body, stop - 2), stop) != b"\n\n" and _being_written(b.fh):
+            return  # the last message, unfinished, and its writer holds the mbox: next run
         position = MboxPosition(offset=stop, tail=b.take(max(b.base, stop - MBOX_TAIL), stop))
         key = f"{pos}-{stop}"
         if wanted:
