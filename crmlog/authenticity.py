@@ -5,8 +5,9 @@ own mail hosts wrote is evidence, and only what lies where an outsider cannot pu
 
 - The trusted chain of Received headers: the newest Received, then each older one as long as
   the one above it was written by a trusted host (its `by`) *and* received the message from a
-  trusted host or from loopback (the verified name or address in its `from` clause, which the
-  receiving server writes, not the client). Without configured trusted hosts the chain is the
+  trusted host (the verified name or the address in its `from` clause, which the receiving
+  server writes, not the client; a content filter re-injecting on loopback is trusted by
+  listing `localhost` or `127.0.0.1`). Without configured trusted hosts the chain is the
   newest Received alone: whatever wrote it delivered the message to us. An
   `(Authenticated sender: LOGIN)` clause counts only inside that chain; one further down was
   written by whoever sent the message, and proves nothing.
@@ -45,13 +46,13 @@ def _unfold(value: str) -> str:
     return " ".join(value.split())
 
 
-def _loopback(ip: str | None) -> bool:
-    if not ip:
-        return False
+def _ip(text: str | None) -> str:
+    """The address of a Received `[...]` literal, in its canonical form ("" if none)."""
+    text = (text or "").strip()
     try:
-        return ipaddress.ip_address(ip.strip().removeprefix("IPv6:").removeprefix("ipv6:")).is_loopback
+        return str(ipaddress.ip_address(text.removeprefix("IPv6:").removeprefix("ipv6:")))
     except ValueError:
-        return False
+        return ""
 
 
 def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[str]:
@@ -68,8 +69,8 @@ def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[st
         peer = _FROM_PEER.match(value)
         if peer is None:
             break  # submitted on the host itself (`by HOST (Postfix, from userid N)`): the origin
-        name = _host(peer.group("name") or "")
-        if name not in trusted and not _loopback(peer.group("ip") or peer.group("ip2")):
+        name, ip = _host(peer.group("name") or ""), _ip(peer.group("ip") or peer.group("ip2"))
+        if name not in trusted and ip not in trusted:
             break  # received from outside: everything older was written by the sender's side
     return chain
 

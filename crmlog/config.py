@@ -1,6 +1,7 @@
 """Configuration: TOML file -> Settings; default locations under the XDG dirs."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -109,8 +110,18 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
         never_log=tuple(p.strip().lower() for p in never),
         auto_create_companies=boolean("contacts", "auto_create_companies", True),
         require_authenticated_sender=boolean("security", "require_authenticated_sender", False),
-        trusted_hosts=frozenset(h.strip().strip(".").lower() for h in hosts),
+        trusted_hosts=frozenset(_host_or_ip(h) for h in hosts),
     )
+
+
+def _host_or_ip(text: str) -> str:
+    """A trusted host as Received headers name it: a lowercased name, or an address in its
+    canonical form."""
+    text = text.strip().strip(".").lower()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
 
 
 def render(bcc: tuple[str, ...], forward: tuple[str, ...]) -> str:

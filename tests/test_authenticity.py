@@ -31,7 +31,10 @@ OTHER_HOST_AUTH = f"from y (y [192.0.2.2]) (Authenticated sender: anna) by mail.
         ((FROM_OUTSIDE, FORGED_AUTH), TRUSTED, ""),  # an outsider's own Received below ours
         ((HELO_LIES, AUTH_AT_SUBMIT), TRUSTED, ""),  # HELO names our host; the verified name does not
         ((FROM_SUBMIT, AUTH_AT_SUBMIT), TRUSTED, "anna"),  # submission host -> MX
-        ((FILTER, AUTH_AT_MX), TRUSTED, "anna"),  # a content filter re-injecting on loopback
+        ((FILTER, AUTH_AT_MX), TRUSTED | {"localhost"}, "anna"),  # a content filter re-injecting on loopback
+        ((FILTER, AUTH_AT_MX), TRUSTED | {"127.0.0.1"}, "anna"),
+        ((FILTER, FORGED_AUTH), TRUSTED, ""),  # loopback is not trusted unless listed
+        ((f"from [127.0.0.1] (unknown [127.0.0.1]) by {MX} (Postfix) with ESMTP id 12; {DATE}", FORGED_AUTH), TRUSTED, ""),
         ((LOCAL, FORGED_AUTH), TRUSTED, ""),  # submitted on the host itself: the origin
         ((OTHER_HOST_AUTH,), TRUSTED, ""),  # written by a host we do not trust
         ((AUTH_AT_MX,), frozenset(), "anna"),  # no trusted hosts: the newest Received only

@@ -244,6 +244,8 @@ def test_exit_78_missing_configuration(cli, tmp_path):
         ("[addresses]\nbcc = ['not-an-address']\n", "is not an e-mail address"),
         ("[addresses]\nbcc = ['a@b.c']\n[limits]\nmax_body_bytes = 'big'\n", "max_body_bytes"),
         ("[addresses]\nbcc = ['a@b.c']\n[contact]\n", "unknown section"),
+        ("[addresses]\nbcc = ['a@b.c']\n[security]\ntrusted_hosts = ['mx one']\n", "security.trusted_hosts"),
+        ("[addresses]\nbcc = ['a@b.c']\n[security]\ntrusted_hosts = [1]\n", "security.trusted_hosts"),
     ],
 )
 def test_exit_78_invalid_configuration_says_what_and_where(cli, tmp_path, text, words):
