@@ -11,9 +11,12 @@ own mail hosts wrote is evidence, and only what lies where an outsider cannot pu
   newest Received alone: whatever wrote it delivered the message to us. An
   `(Authenticated sender: LOGIN)` clause counts only inside that chain; one further down was
   written by whoever sent the message, and proves nothing.
-- Authentication-Results (RFC 8601): only the newest one whose authserv-id is a trusted host.
-  A trusted host writes its own on every message it receives, above anything the message
-  brought with it, so a forged one under the same authserv-id lies below and is never read.
+- Authentication-Results (RFC 8601): only the newest one whose authserv-id is one of the
+  configured `authserv_ids`: hosts that write one on every message they receive (OpenDKIM,
+  OpenDMARC, rspamd do), above anything the message brought with it, so that a forged one
+  under the same authserv-id lies below and is never read. Without configured authserv-ids
+  no Authentication-Results header counts: a message can bring its own (the end-to-end test
+  with a Postfix that writes none shows why).
   `dkim=pass` (`header.d`/`header.i`), `spf=pass` (`smtp.mailfrom`) or `dmarc=pass`
   (`header.from`) counts when its domain is the From domain's (the same registrable domain:
   DMARC's relaxed alignment). Results from any other authserv-id are ignored.
@@ -91,7 +94,8 @@ def _same_domain(a: str, b: str) -> bool:
 
 def passed_for_domain(auth_results: tuple[str, ...], trusted: frozenset[str], domain: str) -> str:
     """`dkim`, `spf` or `dmarc` when the newest Authentication-Results of a trusted authserv-id
-    shows that method passing for `domain`; "" otherwise."""
+    (`trusted`: the configured authserv_ids) shows that method passing for `domain`; ""
+    otherwise."""
     if not trusted or not domain:
         return ""
     for value in auth_results:
@@ -119,10 +123,10 @@ def passed_for_domain(auth_results: tuple[str, ...], trusted: frozenset[str], do
     return ""
 
 
-def sender_authenticated(message: Message, trusted: frozenset[str]) -> str:
+def sender_authenticated(message: Message, trusted_hosts: frozenset[str], authserv_ids: frozenset[str]) -> str:
     """How the sender of `message` proved itself (SEC-4), or "" if it did not: `submission`,
     `dkim`, `spf` or `dmarc`."""
-    if authenticated_login(message.received, trusted):
+    if authenticated_login(message.received, trusted_hosts):
         return "submission"
     domain = email_domain(message.sender.email) if message.sender else ""
-    return passed_for_domain(message.auth_results, trusted, domain)
+    return passed_for_domain(message.auth_results, authserv_ids, domain)

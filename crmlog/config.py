@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -18,7 +19,8 @@ _KNOWN = {
     "addresses": {"bcc", "forward"},
     "limits": {"max_body_bytes", "max_attachment_bytes"},
     "contacts": {"never_log", "auto_create_companies"},
-    "security": {"require_authenticated_sender", "trusted_hosts"},
+    "security": {"require_authenticated_sender", "trusted_hosts", "authserv_ids"},
+    "notices": {"mail", "daily_summary", "sendmail", "from"},
 }
 
 
@@ -96,11 +98,25 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
     if not isinstance(never, list) or not all(isinstance(p, str) and p.strip() for p in never):
         raise fail("contacts.never_log must be a list of addresses, globs or domains")
 
-    hosts = data.get("security", {}).get("trusted_hosts", [])
-    if isinstance(hosts, str):
-        hosts = [hosts]
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in hosts):
-        raise fail("security.trusted_hosts must be a list of host names (the team's own mail servers)")
+    def hosts(key: str, what: str) -> frozenset[str]:
+        raw = data.get("security", {}).get(key, [])
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in raw):
+            raise fail(f"security.{key} must be a list of host names ({what})")
+        return frozenset(_host_or_ip(h) for h in raw)
+
+    notices = data.get("notices", {})
+    sendmail = notices.get("sendmail", "/usr/sbin/sendmail")
+    if not isinstance(sendmail, str) or not sendmail.strip():
+        raise fail("notices.sendmail must be the sendmail command, e.g. \"/usr/sbin/sendmail\"")
+    try:
+        shlex.split(sendmail)
+    except ValueError as exc:
+        raise fail(f"notices.sendmail: {exc}") from None
+    sender = notices.get("from", "crmlog")
+    if not isinstance(sender, str) or not sender.strip() or any(c.isspace() or c in "<>" for c in sender.strip()):
+        raise fail("notices.from must be an address (or a local name the mail host qualifies), e.g. \"crmlog\"")
 
     return Settings(
         bcc=bcc,
@@ -110,7 +126,12 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
         never_log=tuple(p.strip().lower() for p in never),
         auto_create_companies=boolean("contacts", "auto_create_companies", True),
         require_authenticated_sender=boolean("security", "require_authenticated_sender", False),
-        trusted_hosts=frozenset(_host_or_ip(h) for h in hosts),
+        trusted_hosts=hosts("trusted_hosts", "the team's own mail servers"),
+        authserv_ids=hosts("authserv_ids", "the authserv-ids of Authentication-Results your mail host writes"),
+        mail_notices=boolean("notices", "mail", False),
+        daily_summary=boolean("notices", "daily_summary", False),
+        sendmail=sendmail.strip(),
+        notice_from=sender.strip(),
     )
 
 
@@ -143,7 +164,14 @@ auto_create_companies = true
 
 [security]
 require_authenticated_sender = false
-trusted_hosts = []        # your own mail servers' names (Received "by", Authentication-Results)
+trusted_hosts = []        # your own mail servers' names, as their Received headers say "by NAME"
+authserv_ids = []         # the id your host writes in Authentication-Results on every message
+
+[notices]
+mail = false              # mail each delivery-error notice to its user through sendmail
+daily_summary = false     # mail each user a daily list of their e-mails that were not logged
+sendmail = "/usr/sbin/sendmail"
+from = "crmlog"           # an address, or a local name the mail host qualifies
 """
 
 

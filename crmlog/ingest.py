@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import rules, sources
+from . import notify, rules, sources
 from .model import (
     Accepted,
     CrmView,
@@ -41,6 +41,8 @@ class Summary:
     duplicates: int = 0
     contacts_created: int = 0
     notices: int = 0
+    notices_mailed: int = 0
+    summaries_mailed: int = 0
     unreadable: int = 0
     rejections: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
@@ -138,4 +140,40 @@ def ingest(
             if folder.kind == "maildir":
                 store.keep_keys(folder.source, listed)
         store.commit()
+        if not dry_run and (settings.mail_notices or settings.daily_summary):
+            mail_notices(store, settings, clock(), summary)
     return summary
+
+
+def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summary) -> None:
+    """After the run's work is committed: mail the notices not mailed yet, and the daily
+    summary when one is due (notify.py). A failure is reported, and tried again next run."""
+
+    def failed(what: str, exc: notify.SendFailed) -> None:
+        summary.problems.append(f"could not mail {what}: {exc}; it will be tried again next run")
+
+    if settings.mail_notices:
+        for notice in store.unmailed_notices():
+            try:
+                notify.send(settings, notice["user"], notify.notice_message(notice, settings, now))
+            except notify.SendFailed as exc:
+                failed(f"the notice for <{notice['message_id']}> to {notice['user']}", exc)
+                break  # the rest wait for the next run too
+            store.mark_mailed(notice["id"], now)
+            summary.notices_mailed += 1
+    last = store.summary_sent
+    if settings.daily_summary and (last is None or now - last >= notify.SUMMARY_EVERY):
+        since = last or now - notify.SUMMARY_EVERY
+        recent = [r for r in store.records("rejections") if r.get("recorded") and datetime.fromisoformat(r["recorded"]) > since]
+        sent_all = True
+        for user, rejections in notify.summaries(recent, store.view().users).items():
+            try:
+                notify.send(settings, user, notify.summary_message(user, rejections, since, settings, now))
+                summary.summaries_mailed += 1
+            except notify.SendFailed as exc:
+                failed(f"the daily summary to {user}", exc)
+                sent_all = False
+                break
+        if sent_all:
+            store.set_summary_sent(now)
+    store.commit()

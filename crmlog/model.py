@@ -283,7 +283,12 @@ class Settings:
     never_log: tuple[str, ...] = ()
     auto_create_companies: bool = True
     require_authenticated_sender: bool = False
-    trusted_hosts: frozenset[str] = frozenset()  # the team's own mail hosts (SEC-4)
+    trusted_hosts: frozenset[str] = frozenset()  # the team's own mail hosts (SEC-4: Received)
+    authserv_ids: frozenset[str] = frozenset()  # hosts writing Authentication-Results on all mail (SEC-4)
+    mail_notices: bool = False  # mail each delivery-error notice to its user (notify.py)
+    daily_summary: bool = False  # mail each user a daily summary of their rejections
+    sendmail: str = "/usr/sbin/sendmail"  # the local sendmail command, arguments allowed
+    notice_from: str = "crmlog"  # From of those mails (an unqualified name: the MTA adds its domain)
 
     @property
     def logging_addresses(self) -> frozenset[str]:

@@ -109,11 +109,11 @@ def decide(
         )
 
     if settings.require_authenticated_sender and not _own_sent_copy(message, settings):
-        if not sender_authenticated(message, settings.trusted_hosts):
+        if not sender_authenticated(message, settings.trusted_hosts, settings.authserv_ids):
             return Rejected(
                 code=Code.UNAUTHENTICATED_SENDER,
                 reason=f"the delivered copy shows no authenticated submission by {message.sender.email}, "
-                "nor a DKIM, SPF or DMARC pass for its domain from a trusted host",
+                "nor a DKIM, SPF or DMARC pass for its domain from a trusted authserv-id",
                 rules=("SEC-4",),
             )
         rules.append("SEC-4")

@@ -360,6 +360,24 @@ class Store:
         """Bytes of bodies waiting for the next commit (the shell commits early past a bound)."""
         return self.bodies.pending_bytes
 
+    # ------------------------------------------------------------ notices by mail
+
+    def unmailed_notices(self) -> list[dict]:
+        """Notices not yet mailed to their user (notify.py), oldest first."""
+        return [n for n in self.records("notices") if not n.get("mailed")]
+
+    def mark_mailed(self, notice_id: int, when: datetime) -> None:
+        self.db.table("notices").update({"mailed": _iso(when)}, doc_ids=[notice_id])
+
+    @property
+    def summary_sent(self) -> datetime | None:
+        """When the last daily summary of rejections went out."""
+        sent = self._meta.get("summary_sent")
+        return datetime.fromisoformat(sent) if sent else None
+
+    def set_summary_sent(self, when: datetime) -> None:
+        self._set_meta(summary_sent=_iso(when))
+
     def _set_meta(self, **fields) -> None:
         self.db.table("meta").update(fields, doc_ids=[1])
 
@@ -566,6 +584,7 @@ class Store:
                     "code": str(decision.code),
                     "reason": decision.reason,
                     "sender": message.sender.email if message and message.sender else "",
+                    "subject": message.subject[:300] if message else "",
                     "date": _iso(message.date) if message else None,
                     "source": item.source,
                     "key": item.key,

@@ -129,3 +129,39 @@ def corpus_files() -> list[Path]:
         for f in files
         if not os.path.islink(Path(d) / f) and f != "MANIFEST.md"
     )
+
+
+@pytest.fixture(scope="session")
+def postfix_instance():
+    """A private Postfix for the whole session (tests/mta.py), installed from Debian's packages
+    if missing. Skipped, with the reason, where the machine cannot run one; a failure instead
+    with CRMLOG_E2E_REQUIRE_MTA=1."""
+    import shutil
+
+    from mta import Unavailable, start_private_postfix
+
+    try:
+        instance = start_private_postfix()
+    except Unavailable as exc:
+        if os.environ.get("CRMLOG_E2E_REQUIRE_MTA") == "1":
+            pytest.fail(f"CRMLOG_E2E_REQUIRE_MTA=1, and no real mail server could be run: {exc}")
+        pytest.skip(f"no real mail server for the end-to-end tests: {exc}")
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        shutil.rmtree(instance.root, ignore_errors=True)
+
+
+@pytest.fixture
+def postfix(postfix_instance):
+    """The session's Postfix with empty mailboxes for this test."""
+    import shutil
+
+    postfix_instance.wait_for_delivery()
+    for child in postfix_instance.mail_dir.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return postfix_instance

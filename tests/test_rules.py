@@ -320,7 +320,7 @@ def test_once_1_already_logged_identity_is_a_duplicate():
 
 
 MX = "mx.ourco.example"
-SEC4 = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}))
+SEC4 = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}), authserv_ids=frozenset({MX}))
 OUTSIDE = f"from evil.example (evil.example [203.0.113.9]) by {MX} (Postfix) with ESMTP id 1; Mon, 1 Jun 2026 09:00:00 +0000"
 SUBMITTED = f"from [10.0.0.5] (unknown [10.0.0.5]) (Authenticated sender: anna) by {MX} (Postfix) with ESMTPSA id 2; Mon, 1 Jun 2026 09:00:00 +0000"
 
@@ -340,6 +340,8 @@ def test_sec_4_dkim_pass_from_the_trusted_host_lets_a_delivered_copy_in():
     accepted(decide(delivered(received=(OUTSIDE,), auth_results=(ar,)), TEAM, SEC4))
     forged = "evil.example; dkim=pass header.d=ourco.example"
     rejected(decide(delivered(received=(OUTSIDE,), auth_results=(forged,)), TEAM, SEC4), Code.UNAUTHENTICATED_SENDER)
+    no_writer = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}))
+    rejected(decide(delivered(received=(OUTSIDE,), auth_results=(ar,)), TEAM, no_writer), Code.UNAUTHENTICATED_SENDER)
 
 
 def test_sec_4_own_sent_copy_needs_no_proof_but_a_delivered_bcc_header_does():
