@@ -110,6 +110,7 @@ class PrivatePostfix:
         self.log_file = root / "log" / "postfix.log"
         self.port = _free_port()
         self.delivery_user = pwd.getpwnam("nobody")
+        self.start_seconds = 0.0
 
     # ------------------------------------------------------------ set-up
 
@@ -170,6 +171,7 @@ class PrivatePostfix:
         (self.config_dir / "master.cf").write_text(MASTER_CF.format(listen=f"127.0.0.1:{self.port}"))
 
     def start(self) -> None:
+        started = time.perf_counter()
         self.write_config()
         # postfix(1) writes its errors to stderr only when that is a terminal: `script` gives it one
         proc = _run("script", "-qec", f"{POSTFIX} -c {self.config_dir} start", "/dev/null", check=False, timeout=120)
@@ -180,6 +182,7 @@ class PrivatePostfix:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
                     if s.recv(100).startswith(b"220"):
+                        self.start_seconds = time.perf_counter() - started
                         return
             except OSError:
                 if time.monotonic() > deadline:

@@ -86,10 +86,10 @@ def timed(name: str):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def report_timings():
+def report_timings(postfix_instance):
     yield
     if TIMINGS:
-        print("\nPostfix end-to-end timings (send, deliver, ingest):")
+        print(f"\nPostfix end-to-end timings (the private instance started in {postfix_instance.start_seconds:.2f} s):")
         for name, seconds in TIMINGS.items():
             print(f"  {name:42} {seconds:6.2f} s")
 
