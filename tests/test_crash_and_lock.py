@@ -222,3 +222,17 @@ def test_once_4_runs_started_together_write_one_at_a_time(reference, tmp_path):
         # one run did the work, the others found it done: nothing logged twice
         assert sorted(s["logged"] for s in summaries) == [0, 0, 900]
         assert crm.state() == final
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock(1) from util-linux")
+def test_once_4_a_backup_under_flock_of_the_lock_file_keeps_runs_out(reference, tmp_path):
+    """The README's backup recipe: `flock crm.json.lock cp -a ...` holds the same lock."""
+    box, team, final = reference
+    crm = Crm(tmp_path / "backup", team_from=team)
+    lock = str(crm.db) + ".lock"
+    inner = " ".join(crm.argv("ingest", str(box), "--lock-timeout", "0.2"))
+    proc = subprocess.run(["flock", lock, "sh", "-c", f"cp -a {crm.db.parent} {tmp_path / 'copy'} && {inner}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 75 and "another crmlog run holds the lock" in proc.stderr
+    assert crm.run("ingest", str(box), "--quiet").returncode == 0
+    assert crm.state() == final
