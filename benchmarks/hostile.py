@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    print(f"{'input':34} {'size':>9} {'time (best of %d)' % args.runs:>18} {'peak':>8}  outcome")
+    print(f"{'input':38} {'size':>9} {'time (best of %d)' % args.runs:>18} {'peak':>8}  outcome")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run(crmlog(work, "init", "--bcc", hostile.LOG), check=True, capture_output=True)
@@ -64,7 +64,7 @@ def main() -> None:
             if summary["notices"]:
                 outcome += f" ({summary['notices']} notice)"
             size = (box / "new" / "1.host").stat().st_size
-            print(f"{name:34} {size / 1e6:7.2f}MB {best:17.2f}s {peak:6.0f}MB  {outcome}", flush=True)
+            print(f"{name:38} {size / 1e6:7.2f}MB {best:17.2f}s {peak:6.0f}MB  {outcome}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from .caps import HEADER_BYTES
 from .errors import MailboxError
 from .model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
 from .parsing import header_block_end
@@ -173,7 +174,7 @@ def _read_maildir_file(file: str, source: str, key: str, addressed: Callable[[by
     fd = os.open(file, os.O_RDONLY)
     try:
         head = os.read(fd, HEAD_READ)
-        while header_block_end(head) is None:  # a long header block, or no body at all
+        while header_block_end(head) is None and len(head) <= HEADER_BYTES:  # a long header block, or no body
             more = os.read(fd, max(HEAD_READ, len(head)))
             if not more:
                 break
@@ -307,8 +308,8 @@ def _mbox_from(b: _Buffer, source: str, addressed: Callable[[bytes], bool]) -> I
             elif b.eof and reach == b.end:
                 stop = reach
             head = b.take(body, stop if stop >= 0 else reach)
-            if stop >= 0 or header_block_end(head) is not None:
-                break
+            if stop >= 0 or header_block_end(head) is not None or window > HEADER_BYTES:
+                break  # (a header block over the cap is unparseable: its first 4 MB decide)
             window *= 4
         wanted = addressed(head)
         if stop < 0:

@@ -68,6 +68,11 @@ def encoded_subject(n: int = 20_000) -> bytes:
     return _msg("subject", f"Subject: {words}\r\n", b"body\r\n")
 
 
+def endless_header(mb: int = 20) -> bytes:
+    """A header block that never ends: `mb` MB of header fields and no empty line."""
+    return _msg("endless", "Subject: endless\r\n", b"")[:-2] + b"X-More: and more and more\r\n" * ((mb << 20) // 27)
+
+
 def nul_bytes() -> bytes:
     return _msg("nul", "Subject: nul\x00bytes\r\n", b"before\x00after\r\n" * 1000 + b"\x00" * 10_000)
 
@@ -92,6 +97,7 @@ HOSTILE = {
     "5,000-deep multiparts": nested,
     "20,000 parts": many_parts,
     "50,000 header fields": header_fields,
+    "a 20 MB header block that never ends": endless_header,
     "subject of 20,000 encoded words": encoded_subject,
     "NUL bytes": nul_bytes,
     "UTF-8 BOM before the headers": bom,

@@ -48,6 +48,7 @@ def capped_ingest(cli: Cli, box) -> dict:
         ("5,000-deep multiparts", "unparseable", "5,001 MIME multiparts, over the cap of 100"),
         ("20,000 parts", "unparseable", "20,001 MIME parts, over the cap of 10,000"),
         ("50,000 header fields", "logged", None),
+        ("a 20 MB header block that never ends", "unparseable", "header block is over the 4,194,304-byte cap"),
         ("subject of 20,000 encoded words", "logged", None),
         ("NUL bytes", "logged", None),
         ("UTF-8 BOM before the headers", "logged", None),
