@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import notify, rules, sources
+from .caps import Caps
 from .model import (
     Accepted,
     CrmView,
@@ -21,7 +22,6 @@ from .model import (
     Unaddressed,
     Unreadable,
 )
-from .caps import Caps
 from .parsing import HeaderFilter, ParseError, parse
 from .store import Store
 
@@ -69,11 +69,11 @@ class Summary:
             self.notices += len(decision.dropped_attachments)
 
 
-def decide_raw(raw: RawMessage, view: CrmView, settings: Settings, session_login: str) -> tuple[Message | None, Decision]:
-    """Parse and decide one message that the header filter let through; one that cannot be
-    parsed is rejected `unparseable` (REJ-2)."""
+def decide_raw(raw: RawMessage, view: CrmView, settings: Settings, session_login: str, caps: Caps) -> tuple[Message | None, Decision]:
+    """Parse (held to `caps`) and decide one message that the header filter let through; one
+    that cannot be parsed is rejected `unparseable` (REJ-2)."""
     try:
-        message = parse(raw.data, Caps(attachment_bytes=settings.max_attachment_bytes, body_bytes=settings.max_body_bytes))
+        message = parse(raw.data, caps)
     except ParseError as exc:
         return exc.partial, rules.decide_unparseable(exc.partial, str(exc), view)
     return message, rules.decide(message, view, settings, session_login=session_login)
@@ -106,6 +106,7 @@ def ingest(
     folders = [f for p in paths for f in sources.open_folders(p, fmt)]  # 66 before any lock
     summary = Summary()
     addressed = HeaderFilter(settings.logging_addresses)
+    caps = Caps(attachment_bytes=settings.max_attachment_bytes, body_bytes=settings.max_body_bytes)
     with Store.writer(db_path, lock_timeout=lock_timeout, dry_run=dry_run) as store:
         parsed = scanned = 0
         for folder in folders:
@@ -127,7 +128,7 @@ def ingest(
                 if isinstance(item, Unaddressed):
                     message, decision, now = None, SKIPPED, None
                 else:
-                    message, decision = decide_raw(item, store.view(), settings, session_login)
+                    message, decision = decide_raw(item, store.view(), settings, session_login, caps)
                     parsed, now = parsed + 1, clock()
                 created = store.apply(item, message, decision, now=now)
                 summary.count(decision, created)

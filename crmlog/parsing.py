@@ -13,6 +13,7 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from .authenticity import AUTH_SENDER
 from .caps import Caps, OverCap, Trimmed, trim
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
@@ -30,7 +31,6 @@ ENVELOPE_HEADERS = (
 DELIVERY_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
 ADDRESS_HEADERS = ("to", "cc", "bcc", *ENVELOPE_HEADERS)  # with Received `for`: ADDR-2
 _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$|\()", re.I)
-_AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -260,7 +260,7 @@ def _message(mp, data: bytes) -> Message:
         envelope += _received_for(value)
     session = ""
     for value in received:  # newest first: the first one with a clause wins
-        auth = _AUTH_SENDER.search(value)
+        auth = AUTH_SENDER.search(value)
         if auth:
             session = normalize_login(auth.group(1))
             break

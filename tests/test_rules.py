@@ -18,6 +18,7 @@ from crmlog.model import (
     Message,
     LogPath,
     NewContact,
+    OversizedPart,
     Rejected,
     Seat,
     Settings,
@@ -306,6 +307,19 @@ def test_lim_2_attachment_over_limit_dropped_rest_kept_lim_3():
     assert d.kept_attachments == (small,)
     assert d.dropped_attachments == (big,)
     assert "LIM-2" in d.rules
+
+
+def test_lim_2_part_cut_out_before_parsing_is_dropped_with_the_others():
+    small = Attachment(filename="a.txt", content_type="text/plain", data=b"x" * 100)
+    cut = OversizedPart(filename="huge.iso", content_type="application/octet-stream", size=10**9, sha256="ab" * 32)
+    d = accepted(decide(message(attachments=(small,), oversized=(cut,)), TEAM, SETTINGS))
+    assert (d.kept_attachments, d.dropped_attachments) == ((small,), (cut,))
+    assert "LIM-2" in d.rules
+
+
+def test_lim_1_inline_text_cut_out_before_parsing_is_too_large():
+    d = rejected(decide(message(body_bytes=0, oversized_text_bytes=50_000), TEAM, SETTINGS), Code.BODY_TOO_LARGE)
+    assert "50,000 bytes" in d.reason and d.rules == ("LIM-1",)
 
 
 # ------------------------------------------------------------------ ONCE
