@@ -136,10 +136,11 @@ def test_once_3_sigkill_at_any_moment_loses_nothing_and_doubles_nothing(referenc
     start = os.times().elapsed
     probe.run("ingest", str(box), "--quiet", "--batch-size", "25", check=True)
     moments = delays(os.times().elapsed - start)
-    kills = episodes = 0
+    kills = episodes = midway = 0
     while kills < KILLS:
         episodes += 1
         crm = Crm(tmp_path / f"episode-{episodes}", team_from=team)
+        done = 0  # e-mails on disk before this run
         while True:
             proc = crm.start("ingest", str(box), "--quiet", "--batch-size", "25")
             try:
@@ -148,14 +149,18 @@ def test_once_3_sigkill_at_any_moment_loses_nothing_and_doubles_nothing(referenc
                 proc.send_signal(signal.SIGKILL)
                 proc.communicate()
                 kills += 1
-                assert_a_whole_prefix(crm.state(), final)  # readable, and a whole prefix
+                partial = crm.state()
+                assert_a_whole_prefix(partial, final)  # readable, and a whole prefix
+                midway += done < len(partial["emails"])  # this run had written part of its work
+                done = len(partial["emails"])
                 continue
             out, err = proc.communicate()
             assert proc.returncode == 0, err
             break
         assert crm.state() == final  # the same e-mails, contacts, rejections, attachments
         assert [p.name for p in crm.db.parent.rglob("*.tmp")] == []  # a killed run's temp files are gone
-    print(f"\n{kills} kills over {episodes} runs to completion, each equal to the uninterrupted run")
+    print(f"\n{kills} kills over {episodes} runs to completion, each equal to the uninterrupted run; "
+          f"{midway} kills came after the killed run had written part of its work")
     assert kills >= KILLS
 
 
