@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from .headerblock import header_block_end
 from .model import OversizedPart
 
 HEADER_BYTES = 4 << 20  # a 50,000-field header block is about 1.5 MB
@@ -58,8 +59,9 @@ class Trimmed:
     text_cut: int = 0  # encoded bytes of inline text cut out (LIM-1)
 
 
-def trim(data: bytes, caps: Caps, header_end: int | None) -> Trimmed:
-    """Apply the caps to `data`, whose header block ends at `header_end` (None: no end)."""
+def trim(data: bytes, caps: Caps) -> Trimmed:
+    """Apply the caps to the raw bytes of a message."""
+    header_end = header_block_end(data)
     if (header_end if header_end is not None else len(data)) > caps.header_bytes:
         raise OverCap(f"the header block is over the {caps.header_bytes:,}-byte cap")
     boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(data)}
@@ -104,9 +106,10 @@ def trim(data: bytes, caps: Caps, header_end: int | None) -> Trimmed:
 def _oversized(data: bytes, start: int, end: int, caps: Caps) -> OversizedPart | int | None:
     """The part in data[start:end] (its header block, then its body), if it is over a limit:
     an OversizedPart for an attachment, the encoded size for inline text; else None."""
-    head_end = _blank_line(data, start, min(end, start + caps.header_bytes))
+    head_end = header_block_end(data[start:min(end, start + caps.header_bytes)])
     if head_end is None:
         return None
+    head_end += start
     headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:head_end])
     ctype = headers.get_content_type()
     if ctype.startswith(("multipart/", "message/")):
@@ -125,18 +128,6 @@ def _oversized(data: bytes, start: int, end: int, caps: Caps) -> OversizedPart |
         size=size,
         sha256=digest,
     )
-
-
-def _blank_line(data: bytes, start: int, stop: int) -> int | None:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        i = data.find(sep, start, stop)
-        if i >= 0:
-            return i + len(sep)
-    if data[start:start + 2] in (b"\r\n",):
-        return start + 2
-    if data[start:start + 1] == b"\n":
-        return start + 1
-    return None
 
 
 def _before_delimiter(data: bytes, end: int) -> int:

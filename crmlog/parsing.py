@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from .authenticity import AUTH_SENDER
 from .caps import Caps, OverCap, Trimmed, trim
+from .headerblock import BOM, header_block, header_block_end
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
@@ -56,14 +57,14 @@ def parse(data: bytes, caps: Caps | None = None) -> Message:
     """Parse raw message bytes; every failure inside the parser becomes a ParseError. With
     `caps`, the raw bytes are held to them first (caps.py): over a structural cap is a
     ParseError, parts over a size limit are cut out and reported on the Message."""
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(BOM):
         data = data[3:]  # a UTF-8 BOM before the headers hides the first header name
     if not data or data.isspace():  # (strip() would copy the whole message)
         raise ParseError("the message is empty")
     trimmed = Trimmed(data)
     try:
         if caps is not None:
-            trimmed = trim(data, caps, header_block_end(data))
+            trimmed = trim(data, caps)
         mp = _mailparser()[0].parse_from_bytes(trimmed.data)
         message = _message(mp, data)
     except OverCap as exc:
@@ -98,36 +99,6 @@ def _headers_only(data: bytes) -> Message | None:
         )
     except Exception:  # the stdlib gave up too: nothing to tell
         return None
-
-
-# A line ends in CRLF, LF or a lone CR, as the stdlib parser reads it; an empty line ends the
-# header block.
-_EOL = rb"(?:\r\n|\r(?!\n)|\n)"
-_EMPTY_LINE = re.compile(_EOL + _EOL)
-_BOM = b"\xef\xbb\xbf"
-
-
-def header_block_end(data: bytes) -> int | None:
-    """The offset just past the empty line that ends the header block, exactly where the
-    stdlib parser (and so mail-parser) ends it; None when `data` holds no empty line yet."""
-    if data[:1] in (b"\n", b"\r"):
-        return 2 if data[:2] == b"\r\n" else 1  # no header fields at all
-    lf = data.find(b"\n\n")
-    if lf >= 0 and data.find(b"\r", 0, lf) < 0:
-        return lf + 2  # LF line ends: the common case, without a regex
-    crlf = data.find(b"\r\n\r\n")
-    if crlf >= 0 and data.count(b"\r", 0, crlf) == data.count(b"\n", 0, crlf) == data.count(b"\r\n", 0, crlf):
-        return crlf + 4  # CRLF line ends throughout
-    m = _EMPTY_LINE.search(data)  # mixed or CR-only line ends
-    return m.end() if m else None
-
-
-def header_block(data: bytes) -> bytes:
-    """The header block of a message, as parse() reads it (a leading UTF-8 BOM dropped)."""
-    if data.startswith(_BOM):
-        data = data[3:]
-    end = header_block_end(data)
-    return data if end is None else data[:end]
 
 
 class HeaderFilter:

@@ -21,7 +21,7 @@ from conftest import LOG, Cli, eml, make_maildir
 import hostile
 
 from crmlog.caps import Caps, OverCap, trim
-from crmlog.parsing import ParseError, header_block_end, parse
+from crmlog.parsing import ParseError, parse
 
 ADDRESS_SPACE = 300 << 20  # the whole address space of the ingest process (Python itself: about 55 MB)
 HANG = 300  # seconds: a hang, not a speed target
@@ -132,7 +132,7 @@ def attach(data: bytes, encoding: str = "base64", name: str = "f.bin", ctype: st
     ],
 )
 def test_lim_2_parts_over_the_limit_are_cut_out_before_parsing_with_exact_size_and_digest(data, sizes):
-    trimmed = trim(data, CAPS, header_block_end(data))
+    trimmed = trim(data, CAPS)
     assert [p.size for p in trimmed.oversized] == sizes
     for part in trimmed.oversized:
         assert part.sha256 == hashlib.sha256((BLOB * 2)[: part.size]).hexdigest()
@@ -167,12 +167,12 @@ def test_lim_1_inline_text_far_over_the_body_limit_is_cut_and_rejected_unread():
 )
 def test_structural_caps_reject_before_parsing(data, reason):
     with pytest.raises(OverCap, match=reason):
-        trim(data, Caps(attachment_bytes=1000, body_bytes=500), header_block_end(data))
+        trim(data, Caps(attachment_bytes=1000, body_bytes=500))
     with pytest.raises(ParseError, match=reason):
         parse(data, Caps(attachment_bytes=1000, body_bytes=500))
 
 
 def test_caps_leave_ordinary_mail_alone():
     data = eml(bcc=LOG, attachments=[("a.pdf", "application/pdf", b"%PDF" * 100)])
-    assert trim(data, CAPS, header_block_end(data)).data is data
+    assert trim(data, CAPS).data is data
     assert parse(data, CAPS) == parse(data)

@@ -20,7 +20,7 @@ OWNERS = {
     "inscriptis": {"parsing.py"},
     "dateparser": {"forwards.py"},
 }
-PURE = {"model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_layouts.py", "caps.py"}
+PURE = {"model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_layouts.py", "caps.py", "headerblock.py"}
 IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
 
 
