@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .authenticity import AUTH_SENDER
 from .caps import Caps, OverCap, Trimmed, trim
-from .headerblock import BOM, header_block, header_block_end
+from .headerblock import BOM, header_block
 from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).

@@ -20,7 +20,6 @@ that imports tinydb.
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 import re
 import shutil
@@ -28,7 +27,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import filelock
 from tinydb import TinyDB

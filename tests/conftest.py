@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -87,6 +89,21 @@ class Cli:
         if expect is not None:
             assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr, result.exception)
         return result
+
+    def argv(self, *args: str) -> list[str]:
+        """The command line of the real CLI with this configuration and database."""
+        return [sys.executable, "-m", "crmlog", "--config", str(self.config), "--db", str(self.db), *map(str, args)]
+
+    def process(self, *args: str, prefix=(), preexec_fn=None, timeout=300) -> subprocess.CompletedProcess:
+        """The real CLI as a new process, for what CliRunner cannot show (a capped address
+        space, a process without root's capabilities, a kill, its own stderr)."""
+        return subprocess.run(
+            [*prefix, *self.argv(*args)], capture_output=True, text=True, preexec_fn=preexec_fn, timeout=timeout
+        )
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """The real CLI as a process that runs on while the test does something to it."""
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def json(self, *args: str):
         result = self(*args, "--json")

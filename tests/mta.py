@@ -12,7 +12,6 @@ when CRMLOG_E2E_REQUIRE_MTA=1.
 """
 from __future__ import annotations
 
-import grp
 import json
 import os
 import pwd
@@ -99,7 +98,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class PrivatePostfix:
-    """One running private instance. `deliver_to` is the uid/gid virtual(8) writes as."""
+    """One running private instance. virtual(8) delivers as `nobody`, into a directory of its own."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -233,11 +232,6 @@ class PrivatePostfix:
 def start_private_postfix() -> PrivatePostfix:
     if os.geteuid() != 0:
         raise Unavailable("a private Postfix instance needs root (postfix start), and this is not root")
-    try:
-        grp.getgrnam("postdrop")
-        pwd.getpwnam("postfix")
-    except KeyError:
-        ensure_installed()
     ensure_installed()
     root = Path(tempfile.mkdtemp(prefix="crmlog-postfix-"))
     os.chmod(root, 0o755)  # the postfix user walks into its queue and data directories

@@ -9,12 +9,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import LOG, eml, make_maildir
+from conftest import LOG, Cli, eml, make_maildir
 
 from crmlog.store import Store, identity
 
@@ -47,32 +46,23 @@ def busy_maildir(root: Path, n: int = MESSAGES) -> Path:
     return make_maildir(root, {"": inbox, ".Sent": sent})
 
 
-class Crm:
+class Crm(Cli):
     """A configuration, a database with a team, and `crmlog` as a real process."""
 
     def __init__(self, root: Path, team_from: "Crm | None" = None):
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.config = root / "config.toml"
-        self.config.write_text(CONFIG)
-        self.db = root / "data" / "crm.json"
+        super().__init__(root)
+        self.write_config(CONFIG)
         if team_from is None:
             self.run("users", "add", "anna@ourco.example", "--inbox", "anna@ourco.example", check=True)
             self.run("users", "add", "ben@ourco.example", "--seat", "read-only", check=True)
         else:
             shutil.copytree(team_from.db.parent, self.db.parent)
 
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "crmlog", "--config", str(self.config), "--db", str(self.db), *args]
-
     def run(self, *args: str, check=False) -> subprocess.CompletedProcess:
-        proc = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=600)
+        proc = self.process(*args, timeout=600)
         if check:
             assert proc.returncode == 0, proc.stderr
         return proc
-
-    def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def state(self) -> dict:
         """Everything a run decides, without ids and times: what must match across runs."""

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,13 +15,6 @@ import pytest
 
 from conftest import LOG, eml, make_maildir
 from test_mailbox_changes import unprivileged
-
-
-def crmlog(cli, *args: str, prefix=()) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "crmlog", "--config", str(cli.config), "--db", str(cli.db), *args],
-        capture_output=True, text=True, timeout=120,
-    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -44,7 +36,7 @@ def mailbox(tmp_path: Path, n: int = 5, attachment: int = 0, tag: str = "d") -> 
 @pytest.fixture
 def logged_once(team, tmp_path):
     """A team whose database holds logged e-mails already."""
-    proc = crmlog(team, "ingest", str(mailbox(tmp_path)), "--quiet")
+    proc = team.process("ingest", str(mailbox(tmp_path)), "--quiet")
     assert proc.returncode == 0, proc.stderr
     return team
 
@@ -65,7 +57,7 @@ def test_damaged_database_is_exit_65_with_one_line_and_left_untouched(logged_onc
     db.write_bytes(damage(db.read_bytes()))
     before = snapshot(db.parent)
     for args in (("ingest", str(mailbox(tmp_path / "more"))), ("emails", "list", "--json"), ("contacts", "list"), ("users", "add", "x@ourco.example")):
-        one_line(crmlog(logged_once, *args), 65, str(db), *words)
+        one_line(logged_once.process(*args), 65, str(db), *words)
         assert snapshot(db.parent) == before
 
 
@@ -78,8 +70,8 @@ def test_unwritable_data_directory_is_exit_74_and_the_database_intact(logged_onc
         box = mailbox(tmp_path / "more")
         for b in box.rglob("*"):
             b.chmod(0o755 if b.is_dir() else 0o644)
-        one_line(crmlog(logged_once, "ingest", str(box), prefix=prefix), 74, str(db.parent))
-        assert crmlog(logged_once, "emails", "list", "--json", prefix=prefix).returncode == 0  # readers still read
+        one_line(logged_once.process("ingest", str(box), prefix=prefix), 74, str(db.parent))
+        assert logged_once.process("emails", "list", "--json", prefix=prefix).returncode == 0  # readers still read
     finally:
         db.parent.chmod(0o700)
     assert snapshot(db.parent) == before
@@ -93,7 +85,7 @@ def test_unwritable_lock_beside_is_not_a_crash_either(logged_once, tmp_path):
     lock.chmod(0o400)
     before = snapshot(db.parent)
     try:
-        proc = crmlog(logged_once, "ingest", str(mailbox(tmp_path / "more")), prefix=prefix)
+        proc = logged_once.process("ingest", str(mailbox(tmp_path / "more")), prefix=prefix)
     finally:
         lock.chmod(0o600)
     assert proc.returncode in (74, 75), proc.stderr
@@ -123,16 +115,16 @@ def test_full_disk_is_exit_74_and_the_database_intact(logged_once, tmp_path, sma
     full.db = small_disk / "data" / "crm.json"
     before = snapshot(full.db.parent)
     box = mailbox(tmp_path / "big", n=8, attachment=200_000, tag="big")  # 1.6 MB of attachments for a 1 MB disk
-    proc = crmlog(full, "ingest", str(box))
+    proc = full.process("ingest", str(box))
     one_line(proc, 74, "No space left on device")
     after = snapshot(full.db.parent)
     assert after["crm.json"] == before["crm.json"]  # the database as it was
     assert [p for p in full.db.parent.rglob("*.tmp")] == []
-    assert crmlog(full, "emails", "list", "--json").returncode == 0
+    assert full.process("emails", "list", "--json").returncode == 0
     # room again (the attachments are smaller now): the next run logs them, nothing twice
     for i, p in enumerate(sorted((box / "new").iterdir())):
         p.write_bytes(eml(bcc=LOG, message_id=f"<big{i}@x>", to=f"c{i}@acme.example", attachments=[("a.bin", "application/octet-stream", b"x" * 1000)]))
-    proc = crmlog(full, "ingest", str(box), "--json")
+    proc = full.process("ingest", str(box), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["logged"] == 8
-    assert len(json.loads(crmlog(full, "emails", "list", "--json").stdout)) == 13
+    assert len(json.loads(full.process("emails", "list", "--json").stdout)) == 13

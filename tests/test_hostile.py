@@ -10,10 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import resource
-import subprocess
-import sys
 
 import pytest
 
@@ -31,10 +28,7 @@ def capped_ingest(cli: Cli, box) -> dict:
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "crmlog", "--config", str(cli.config), "--db", str(cli.db), "ingest", str(box), "--json"],
-        capture_output=True, text=True, preexec_fn=limit, timeout=HANG,
-    )
+    proc = cli.process("ingest", box, "--json", preexec_fn=limit, timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

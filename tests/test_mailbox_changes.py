@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOG, eml, make_maildir
+from conftest import make_maildir
 from crmlog.ingest import ingest
 from crmlog.store import Store, identity
 from test_incremental import FROM_, logged, mbox_of
@@ -172,13 +172,6 @@ def unprivileged() -> list[str]:
     return NO_DAC
 
 
-def run_crmlog(cli, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*unprivileged(), sys.executable, "-m", "crmlog", "--config", str(cli.config), "--db", str(cli.db), *args],
-        capture_output=True, text=True, timeout=120,
-    )
-
-
 def test_unreadable_files_and_names_that_are_not_utf8_are_reported_and_retried(team, tmp_path):
     box = make_maildir(tmp_path / "M", {"": [("ok.host", logged(1))]})
     odd = os.path.join(os.fsencode(box / "new"), b"caf\xe9-\xff.host")
@@ -187,7 +180,7 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_reported_and_retried(t
     os.chmod(odd, 0)
     (box / "new" / "plain.host").write_bytes(logged(3))
     (box / "new" / "plain.host").chmod(0)
-    first = run_crmlog(team, "ingest", str(box), "--json")
+    first = team.process("ingest", str(box), "--json", prefix=unprivileged())
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert (summary["logged"], summary["unreadable"]) == (1, 2)
@@ -196,7 +189,7 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_reported_and_retried(t
     assert any("caf\\xe9-\\xff.host" in w for w in warnings)  # the name shown, never a crash on it
     os.chmod(odd, 0o600)
     (box / "new" / "plain.host").chmod(0o600)
-    second = run_crmlog(team, "ingest", str(box), "--json")
+    second = team.process("ingest", str(box), "--json", prefix=unprivileged())
     assert json.loads(second.stdout)["logged"] == 2
     assert sorted(e["message_id"] for e in team.json("emails", "list")) == ["m1@x", "m2@x", "m3@x"]
 
@@ -205,5 +198,5 @@ def test_unreadable_mbox_is_exit_66_with_one_line(team, tmp_path):
     box = tmp_path / "mail.mbox"
     box.write_bytes(mbox_of(logged(1)))
     box.chmod(0)
-    proc = run_crmlog(team, "ingest", str(box))
+    proc = team.process("ingest", str(box), prefix=unprivileged())
     assert proc.returncode == 66 and proc.stderr.count("\n") == 1 and "not readable" in proc.stderr

@@ -8,7 +8,6 @@ import hashlib
 import json
 import smtplib
 import subprocess
-import sys
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FWD, LOG
+from conftest import FWD, LOG, Cli
 from mta import HOSTNAME
 
 ARCHIVE = "archive@crm.example.com"
@@ -34,18 +33,14 @@ def config_text(postfix, **extra: str) -> str:
     return "".join(f"[{name}]\n{body}\n" for name, body in sections.items())
 
 
-class Crm:
+class Crm(Cli):
     def __init__(self, tmp_path: Path, postfix, **extra: str):
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(config_text(postfix, **extra))
-        self.db = tmp_path / "data" / "crm.json"
+        super().__init__(tmp_path)
+        self.write_config(config_text(postfix, **extra))
         self.run("users", "add", ANNA, "--name", "Anna", "--inbox", ANNA, "--login", "anna")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "crmlog", "--config", str(self.config), "--db", str(self.db), *args],
-            capture_output=True, text=True, timeout=300,
-        )
+        proc = self.process(*args)
         if check:
             assert proc.returncode == 0, proc.stderr
         return proc

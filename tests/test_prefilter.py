@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
