@@ -13,20 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import hostile  # noqa: E402
-
-LAUNCHER = """
-import resource, subprocess, sys
-code = subprocess.call(sys.argv[1:])
-sys.stderr.write(f"\\npeak-kb {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n")
-sys.exit(code)
-"""
-
+from ingest import run_measured  # noqa: E402  (benchmarks/ingest.py: time and the command's own peak)
 
 def crmlog(work: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "crmlog", "--config", str(work / "config.toml"), "--db", str(work / "crm.json"), *args]
@@ -55,11 +47,9 @@ def main() -> None:
                 shutil.copy(work / "team.json", work / "crm.json")
                 shutil.rmtree(work / "crm.attachments", ignore_errors=True)
                 shutil.rmtree(work / "crm.bodies", ignore_errors=True)
-                start = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-c", LAUNCHER, *crmlog(work, "ingest", str(box), "--json")], capture_output=True)
-                best = min(best, time.perf_counter() - start)
-                peak = max(peak, int(proc.stderr.rpartition(b"\npeak-kb ")[2]) / 1024)
-            summary = json.loads(proc.stdout)
+                seconds, mb, out = run_measured(crmlog(work, "ingest", str(box), "--json"))
+                best, peak = min(best, seconds), max(peak, mb)
+            summary = json.loads(out)
             outcome = "logged" if summary["logged"] else "skipped" if summary["skipped"] else ", ".join(summary["rejections"])
             if summary["notices"]:
                 outcome += f" ({summary['notices']} notice)"

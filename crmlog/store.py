@@ -265,6 +265,7 @@ class Store:
     def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False):
         self.path = Path(path)
         self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
+        self.bodies_dir = self.path.with_name(self.path.stem + ".bodies")
         self.writing = write and not dry_run
         self._lock = None
         self._attachments_unsynced = False
@@ -293,7 +294,7 @@ class Store:
             raise
         self._meta = next(iter(data["meta"].values()))
         self.db = TinyDB(storage=lambda: self._storage)
-        self.bodies = BodyPacks(self.path.with_name(self.path.stem + ".bodies"), self._meta.get("packs", 0))
+        self.bodies = BodyPacks(self.bodies_dir, self._meta.get("packs", 0))
         try:
             self._index(full=write)
         except (KeyError, TypeError, ValueError) as exc:
@@ -306,8 +307,7 @@ class Store:
     def _remove_stale_temp_files(self) -> None:
         """Temp files of a run that was killed while writing (ONCE-3): never renamed into
         place, so nothing points to them. Only the lock holder removes them."""
-        stores = (self.path.parent, self.attachments_dir, self.path.with_name(self.path.stem + ".bodies"))
-        for folder in stores:
+        for folder in (self.path.parent, self.attachments_dir, self.bodies_dir):
             try:
                 stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
             except OSError:
