@@ -157,6 +157,7 @@ def test_lim_1_inline_text_far_over_the_body_limit_is_cut_and_rejected_unread():
         (b"Subject: x\r\n" + b"X-A: b\r\n" * 700_000 + b"\r\nbody", "header block is over the 4,194,304-byte cap"),
         (b"Subject: x\r\n" + b"X-A: b\r\n" * 700_000, "header block is over the 4,194,304-byte cap"),  # never ends
         (mixed(*[b'Content-Type: multipart/mixed; boundary="i%d"\r\n\r\n--i%d--' % (i, i) for i in range(101)]), "102 MIME multiparts"),
+        (hostile.nested(200).replace(b"\r\n", b"\r"), "201 MIME multiparts"),  # CR-only line ends
     ],
 )
 def test_structural_caps_reject_before_parsing(data, reason):
