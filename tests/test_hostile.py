@@ -49,7 +49,7 @@ def capped_ingest(cli: Cli, box) -> dict:
         ("no header fields", "skipped", None),
     ],
 )
-def test_hostile_input_ends_logged_or_rejected_within_the_memory_cap(team, tmp_path, name, outcome, detail):
+def test_rej_2_hostile_input_ends_logged_or_rejected_within_the_memory_cap(team, tmp_path, name, outcome, detail):
     box = make_maildir(tmp_path / "M", {"": [("1.host", hostile.HOSTILE[name]())]})
     summary = capped_ingest(team, box)
     assert summary["scanned"] == 1
@@ -78,7 +78,7 @@ def test_lim_2_attachment_cut_before_parsing_is_named_exactly(team, tmp_path):
     assert not store.exists() or list(store.iterdir()) == []
 
 
-def test_hostile_recipients_become_contacts_but_never_the_bcc(team, tmp_path):
+def test_bcc_1_hostile_recipients_become_contacts_but_never_the_bcc(team, tmp_path):
     box = make_maildir(tmp_path / "M", {"": [("1.host", hostile.recipients(10_000))]})
     capped_ingest(team, box)
     emails = {c["email"] for c in team.json("contacts", "list")}
@@ -160,7 +160,7 @@ def test_lim_1_inline_text_far_over_the_body_limit_is_cut_and_rejected_unread():
         (hostile.nested(200).replace(b"\r\n", b"\r"), "201 MIME multiparts"),  # CR-only line ends
     ],
 )
-def test_structural_caps_reject_before_parsing(data, reason):
+def test_rej_2_structural_caps_reject_before_parsing(data, reason):
     with pytest.raises(OverCap, match=reason):
         trim(data, Caps(attachment_bytes=1000, body_bytes=500))
     with pytest.raises(ParseError, match=reason):

@@ -47,7 +47,7 @@ def after_first_message(change):
     return hook
 
 
-def test_messages_moved_from_new_to_cur_mid_run_are_logged_once(tmp_path):
+def test_once_1_messages_moved_from_new_to_cur_mid_run_are_logged_once(tmp_path):
     box, db = inbox(tmp_path / "M", 20), team_db(tmp_path / "crm.json")
 
     def move():
@@ -61,7 +61,7 @@ def test_messages_moved_from_new_to_cur_mid_run_are_logged_once(tmp_path):
     assert ingest([box], settings=SETTINGS, db_path=db).scanned == 0
 
 
-def test_flags_changed_mid_run_and_between_runs_log_nothing_twice(tmp_path):
+def test_once_2_flags_changed_mid_run_and_between_runs_log_nothing_twice(tmp_path):
     box, db = inbox(tmp_path / "M", 20, sub="cur"), team_db(tmp_path / "crm.json")
 
     def reflag():
@@ -92,7 +92,7 @@ def test_files_deleted_between_listing_and_reading_are_passed_over_without_a_cra
     assert len(deleted) == 10
 
 
-def test_mbox_appended_to_during_a_run_loses_nothing(tmp_path):
+def test_once_2_mbox_appended_to_during_a_run_loses_nothing(tmp_path):
     box, db = tmp_path / "mail.mbox", team_db(tmp_path / "crm.json")
     box.write_bytes(mbox_of(*(logged(i) for i in range(10))))
 
@@ -172,7 +172,7 @@ def unprivileged() -> list[str]:
     return NO_DAC
 
 
-def test_unreadable_files_and_names_that_are_not_utf8_are_reported_and_retried(team, tmp_path):
+def test_once_2_unreadable_files_and_names_that_are_not_utf8_are_reported_and_retried(team, tmp_path):
     box = make_maildir(tmp_path / "M", {"": [("ok.host", logged(1))]})
     odd = os.path.join(os.fsencode(box / "new"), b"caf\xe9-\xff.host")
     with open(odd, "wb") as fh:

@@ -89,7 +89,7 @@ def report_timings(postfix_instance):
             print(f"  {name:42} {seconds:6.2f} s")
 
 
-def test_e2e_bcc_is_found_through_the_envelope_headers_postfix_writes(postfix, tmp_path):
+def test_e2e_addr_2_bcc_is_found_through_the_envelope_headers_postfix_writes(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     m = letter("Our offer", "<e2e-bcc@ourco.example>")
     m["Bcc"] = LOG  # as a client that leaves it in the message: Postfix must not pass it on
@@ -110,7 +110,7 @@ def test_e2e_bcc_is_found_through_the_envelope_headers_postfix_writes(postfix, t
     assert postfix.delivered(ANNA) == []  # the discarded recipient got nothing, nor did Anna
 
 
-def test_e2e_sub_address_and_mbox_delivery(postfix, tmp_path):
+def test_e2e_addr_1_sub_address_and_once_2_mbox_delivery(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     send(postfix, letter("Archived", "<e2e-mbox@ourco.example>"), ["li.wei@acme.example", "archive+acme@crm.example.com"])
     postfix.wait_for_delivery()
@@ -120,7 +120,7 @@ def test_e2e_sub_address_and_mbox_delivery(postfix, tmp_path):
     assert crm.ingest(mbox)["scanned"] == 0  # read on from where it stopped
 
 
-def test_e2e_forward_is_logged_on_the_original_sender(postfix, tmp_path):
+def test_e2e_fwd_4_forward_is_logged_on_the_original_sender(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     body = (
         "FYI, see below.\n\n"
@@ -143,7 +143,7 @@ def test_e2e_forward_is_logged_on_the_original_sender(postfix, tmp_path):
     )
 
 
-def test_e2e_attachment_is_stored_byte_for_byte(postfix, tmp_path):
+def test_e2e_lim_3_attachment_is_stored_byte_for_byte(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 400
     m = letter("The quote", "<e2e-att@ourco.example>")
@@ -159,7 +159,7 @@ def test_e2e_attachment_is_stored_byte_for_byte(postfix, tmp_path):
     assert (tmp_path / "out" / "quote.pdf").read_bytes() == pdf
 
 
-def test_e2e_oversized_body_is_rejected(postfix, tmp_path):
+def test_e2e_lim_1_oversized_body_is_rejected(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     big = "A line of a very long letter, written for the size of it.\n" * 55_000  # 3.2 MB
     with timed("3 MB body: send, deliver, ingest"):
@@ -171,7 +171,7 @@ def test_e2e_oversized_body_is_rejected(postfix, tmp_path):
     assert rejection["message_id"] == "e2e-big@ourco.example" and rejection["sender"] == ANNA
 
 
-def test_e2e_same_message_delivered_twice_is_logged_once(postfix, tmp_path):
+def test_e2e_once_1_same_message_delivered_twice_is_logged_once(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
     m = letter("Twice", "<e2e-twice@ourco.example>")
     send(postfix, m, ["li.wei@acme.example", LOG])
@@ -209,7 +209,7 @@ def test_e2e_lim_2_notice_is_mailed_to_the_user_once_and_retried_after_a_failure
     assert len(postfix.delivered(ANNA)) == 1
 
 
-def test_e2e_daily_summary_of_rejections(postfix, tmp_path):
+def test_e2e_rej_1_daily_summary_of_rejections(postfix, tmp_path):
     crm = Crm(tmp_path, postfix, notices=f'daily_summary = true\nsendmail = "{postfix.sendmail}"')
     send(postfix, letter("To a colleague only", "<e2e-sum@ourco.example>", to=f"Anna <{ANNA}>"), [LOG])
     postfix.wait_for_delivery()
