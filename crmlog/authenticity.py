@@ -100,7 +100,7 @@ def passed_for_domain(auth_results: tuple[str, ...], trusted: frozenset[str], do
     if not trusted or not domain:
         return ""
     for value in auth_results:
-        parts = _COMMENT.sub(" ", _COMMENT.sub(" ", _unfold(value))).split(";")
+        parts = _COMMENT.sub(" ", _COMMENT.sub(" ", _unfold(value))).split(";")  # comments, nested once
         authserv = parts[0].split()
         if not authserv or _host(authserv[0]) not in trusted:
             continue  # written by someone else: ignored
