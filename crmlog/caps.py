@@ -34,6 +34,7 @@ TEXT_FACTOR = 8  # encoded text over 8x the body limit cannot decode to less tha
 _CHUNK = 4 << 20
 
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
+_CONTENT_TYPE = re.compile(rb"^content-type:\s*([^\s;]+)", re.I | re.M)
 
 
 class OverCap(Exception):
@@ -70,18 +71,9 @@ def trim(data: bytes, caps: Caps) -> Trimmed:
         # that could be delimiters (a delimiter starts a line, which ends in LF, CRLF or a lone
         # CR) there can be no more parts or multiparts than that
         return Trimmed(data)
-    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(data)}
-    if not boundaries:
+    delimiters = _delimiters(data, header_end, caps)
+    if not delimiters:
         return Trimmed(data)
-    if len(boundaries) > caps.multiparts:
-        raise OverCap(f"{len(boundaries):,} MIME multiparts, over the cap of {caps.multiparts:,}")
-    delimiters = sorted(
-        (m.start(), m.end(), bool(m.group(1)))
-        for b in boundaries
-        for m in re.finditer(rb"(?m)^--" + re.escape(b) + rb"(--)?[ \t]*(?:\r?\n|$)", data)
-    )
-    if len(delimiters) > caps.parts:
-        raise OverCap(f"{len(delimiters):,} MIME parts, over the cap of {caps.parts:,}")
     if len(data) <= smallest:
         return Trimmed(data)
 
@@ -106,6 +98,76 @@ def trim(data: bytes, caps: Caps) -> Trimmed:
         return Trimmed(data)
     keep.append(view[done:])
     return Trimmed(b"".join(keep), tuple(oversized), text_cut)
+
+
+def _delimiters(data: bytes, header_end: int | None, caps: Caps) -> list[tuple[int, int, bool]]:
+    """Every delimiter line of every multipart, as (start, end, closing), in order. Found from
+    the header blocks down, as a parser meets them: the message's own header block names its
+    boundary, the delimiter lines of a boundary open parts, and each part's header block (or,
+    for an attached message, the header block of the message in it) may name another. Only
+    header blocks are searched with a pattern; delimiter lines are found with bytes.find."""
+    if header_end is None:
+        return []
+    found: list[tuple[int, int, bool]] = []
+    boundaries: set[bytes] = set()
+    todo = [(0, header_end)]  # header blocks to read: (start, end)
+    while todo:
+        start, end = todo.pop()
+        m = _BOUNDARY.search(data, start, end)
+        ctype = _CONTENT_TYPE.search(data, start, end)
+        if ctype and ctype.group(1).lower().startswith(b"message/"):
+            inner = _header_end(data, end, caps)
+            if inner is not None:
+                todo.append((end, inner))
+            continue
+        boundary = m and (m.group(1) or m.group(2))
+        if not boundary or boundary in boundaries:
+            continue
+        boundaries.add(boundary)
+        if len(boundaries) > caps.multiparts:  # say how many there are, as a parser would find them
+            n = len({m.group(1) or m.group(2) for m in _BOUNDARY.finditer(data)})
+            raise OverCap(f"{n:,} MIME multiparts, over the cap of {caps.multiparts:,}")
+        lines = _delimiter_lines(data, boundary)
+        found += lines
+        if len(found) > caps.parts:
+            raise OverCap(f"{len(found):,} MIME parts, over the cap of {caps.parts:,}")
+        for _, line_end, closing in lines:
+            part_end = None if closing else _header_end(data, line_end, caps)
+            if part_end is not None:
+                todo.append((line_end, part_end))
+    return sorted(found)
+
+
+def _header_end(data: bytes, start: int, caps: Caps) -> int | None:
+    """The end of the header block that starts at `start` (within the cap), or None."""
+    window = 4096
+    while True:
+        end = header_block_end(data[start:start + window])
+        if end is not None:
+            return start + end
+        if window >= caps.header_bytes or start + window >= len(data):
+            return None
+        window *= 8
+
+
+def _delimiter_lines(data: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
+    """The lines `--boundary` and `--boundary--` (RFC 2046: at the start of a line, then only
+    white space before the line end, LF, CRLF or a lone CR)."""
+    out = []
+    needle = b"--" + boundary
+    i = data.find(needle)
+    while i >= 0:
+        j = i + len(needle)
+        closing = data[j:j + 2] == b"--"
+        k = j + 2 if closing else j
+        while data[k:k + 1] in (b" ", b"\t"):
+            k += 1
+        eol = data[k:k + 2]
+        line_end = k + 2 if eol == b"\r\n" else k + 1 if eol[:1] in (b"\n", b"\r") else k if k >= len(data) else -1
+        if line_end >= 0 and (i == 0 or data[i - 1:i] in (b"\n", b"\r")):
+            out.append((i, line_end, closing))
+        i = data.find(needle, j)
+    return out
 
 
 def _oversized(data: bytes, start: int, end: int, caps: Caps) -> OversizedPart | int | None:
