@@ -9,6 +9,10 @@ it: a 60 MB attachment cost 750 MB. So before parsing, on the raw bytes:
 - a part over the attachment limit (LIM-2) that is not inline text is cut out of the bytes
   before parsing. Its size and SHA-256 are read while streaming over it (decoded, a few MB
   at a time), so the notice and the e-mail's attachment list still name it exactly;
+- a big base64 attachment under the limit (over `extract_bytes` as sent) is cut out too and
+  decoded here, once, instead of by the parser, which held it five times over (a 45 MB one
+  cost 540 MB). Not where the message holds an attached message (the forward path reads
+  attached messages whole), nor where its base64 is not clean: the parser has the last word;
 - an inline text part whose encoded size is over `text_factor` times the body limit is cut
   out too: its text would be over the limit (LIM-1) whatever its encoding, so the message is
   rejected without reading it.
@@ -25,15 +29,16 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from .headerblock import header_block_end
-from .model import OversizedPart
 
 HEADER_BYTES = 4 << 20  # a 50,000-field header block is about 1.5 MB
 MULTIPARTS = 100  # real mail nests a handful
 PARTS = 10_000
 TEXT_FACTOR = 8  # encoded text over 8x the body limit cannot decode to less than the limit
+EXTRACT_BYTES = 1 << 20  # a base64 attachment bigger than this as sent is decoded here
 _CHUNK = 4 << 20
 
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _CONTENT_TYPE = re.compile(rb"^content-type:\s*([^\s;]+)", re.I | re.M)
 
 
@@ -49,6 +54,19 @@ class Caps:
     multiparts: int = MULTIPARTS
     parts: int = PARTS
     text_factor: int = TEXT_FACTOR
+    extract_bytes: int = EXTRACT_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class CutPart:
+    """An attachment cut out of the bytes before parsing: its header block as sent (the parser
+    names it from that), its decoded size and SHA-256, and its decoded bytes when it is under
+    the limit and kept (None: over the limit, LIM-2)."""
+
+    header: bytes
+    size: int
+    sha256: str
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +74,7 @@ class Trimmed:
     """The bytes to parse, and what was cut out of them."""
 
     data: bytes
-    oversized: tuple[OversizedPart, ...] = ()
+    cut: tuple[CutPart, ...] = ()
     text_cut: int = 0  # encoded bytes of inline text cut out (LIM-1)
 
 
@@ -65,50 +83,50 @@ def trim(data: bytes, caps: Caps) -> Trimmed:
     header_end = header_block_end(data)
     if (header_end if header_end is not None else len(data)) > caps.header_bytes:
         raise OverCap(f"the header block is over the {caps.header_bytes:,}-byte cap")
-    smallest = min(caps.attachment_bytes, caps.text_factor * caps.body_bytes)
+    smallest = min(caps.attachment_bytes, caps.text_factor * caps.body_bytes, caps.extract_bytes)
     if len(data) <= smallest and data.count(b"\n--") + data.count(b"\r--") < caps.multiparts:
-        # the common case, in microseconds: no part can be over a limit, and with so few lines
-        # that could be delimiters (a delimiter starts a line, which ends in LF, CRLF or a lone
-        # CR) there can be no more parts or multiparts than that
+        # the common case, in microseconds: no part can be cut, and with so few lines that
+        # could be delimiters (a delimiter starts a line, which ends in LF, CRLF or a lone CR)
+        # there can be no more parts or multiparts than that
         return Trimmed(data)
-    delimiters = _delimiters(data, header_end, caps)
-    if not delimiters:
-        return Trimmed(data)
-    if len(data) <= smallest:
+    delimiters, attached_message = _delimiters(data, header_end, caps)
+    if len(data) <= smallest or not delimiters:
         return Trimmed(data)
 
     keep: list[memoryview] = []
-    oversized: list[OversizedPart] = []
+    cut: list[CutPart] = []
     text_cut = 0
     view = memoryview(data)
     done = 0  # data[:done] is decided on
     for (at, start, closing), (end, _, _) in zip(delimiters, delimiters[1:]):
         if closing or end - start <= smallest:
-            continue  # an epilogue, or a part too small to be over a limit
-        cut = _oversized(data, start, end, caps)
-        if cut is None:
+            continue  # an epilogue, or a part too small to cut
+        part = _cut(data, start, end, caps, extract=not attached_message)
+        if part is None:
             continue
-        if isinstance(cut, int):
-            text_cut += cut
+        if isinstance(part, int):
+            text_cut += part
         else:
-            oversized.append(cut)
+            cut.append(part)
         keep.append(view[done:at])  # the part goes with its delimiter line: one part fewer
         done = end
     if done == 0:
         return Trimmed(data)
     keep.append(view[done:])
-    return Trimmed(b"".join(keep), tuple(oversized), text_cut)
+    return Trimmed(b"".join(keep), tuple(cut), text_cut)
 
 
-def _delimiters(data: bytes, header_end: int | None, caps: Caps) -> list[tuple[int, int, bool]]:
-    """Every delimiter line of every multipart, as (start, end, closing), in order. Found from
+def _delimiters(data: bytes, header_end: int | None, caps: Caps) -> tuple[list[tuple[int, int, bool]], bool]:
+    """Every delimiter line of every multipart, as (start, end, closing), in order, and whether
+    the message holds an attached message. Found from
     the header blocks down, as a parser meets them: the message's own header block names its
     boundary, the delimiter lines of a boundary open parts, and each part's header block (or,
     for an attached message, the header block of the message in it) may name another. Only
     header blocks are searched with a pattern; delimiter lines are found with bytes.find."""
     if header_end is None:
-        return []
+        return [], False
     found: list[tuple[int, int, bool]] = []
+    attached_message = False
     boundaries: set[bytes] = set()
     todo = [(0, header_end)]  # header blocks to read: (start, end)
     while todo:
@@ -116,6 +134,7 @@ def _delimiters(data: bytes, header_end: int | None, caps: Caps) -> list[tuple[i
         m = _BOUNDARY.search(data, start, end)
         ctype = _CONTENT_TYPE.search(data, start, end)
         if ctype and ctype.group(1).lower().startswith(b"message/"):
+            attached_message = True
             inner = _header_end(data, end, caps)
             if inner is not None:
                 todo.append((end, inner))
@@ -135,7 +154,7 @@ def _delimiters(data: bytes, header_end: int | None, caps: Caps) -> list[tuple[i
             part_end = None if closing else _header_end(data, line_end, caps)
             if part_end is not None:
                 todo.append((line_end, part_end))
-    return sorted(found)
+    return sorted(found), attached_message
 
 
 def _header_end(data: bytes, start: int, caps: Caps) -> int | None:
@@ -170,31 +189,50 @@ def _delimiter_lines(data: bytes, boundary: bytes) -> list[tuple[int, int, bool]
     return out
 
 
-def _oversized(data: bytes, start: int, end: int, caps: Caps) -> OversizedPart | int | None:
-    """The part in data[start:end] (its header block, then its body), if it is over a limit:
-    an OversizedPart for an attachment, the encoded size for inline text; else None."""
-    head_end = header_block_end(data[start:min(end, start + caps.header_bytes)])
-    if head_end is None:
+def _cut(data: bytes, start: int, end: int, caps: Caps, *, extract: bool) -> CutPart | int | None:
+    """The part in data[start:end] (its header block, then its body), if it is to be cut out:
+    a CutPart for an attachment, the encoded size for inline text too big to log; else None."""
+    head_end = _header_end(data, start, caps)
+    if head_end is None or head_end > end:
         return None
-    head_end += start
     headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:head_end])
     ctype = headers.get_content_type()
     if ctype.startswith(("multipart/", "message/")):
         return None
     disposition = str(headers.get("content-disposition") or "").split(";")[0].strip().lower()
     encoding = str(headers.get("content-transfer-encoding") or "").strip().lower()
+    body_end = _before_delimiter(data, end)
     if ctype.startswith("text/") and disposition != "attachment":
-        size = _before_delimiter(data, end) - head_end
+        size = body_end - head_end
         return size if size > caps.text_factor * caps.body_bytes else None
-    size, digest = _decoded_size_and_digest(data, head_end, end, encoding)
-    if size <= caps.attachment_bytes:
-        return None
-    return OversizedPart(
-        filename=str(headers.get_filename() or headers.get_param("name") or ""),
-        content_type=ctype,
-        size=size,
-        sha256=digest,
+    # decoded bytes are kept only while they may be kept: a clean base64 attachment with a
+    # file name, big enough to be worth it, and under the limit so far
+    keeping = (
+        extract
+        and encoding == "base64"
+        and body_end - head_end > caps.extract_bytes
+        and bool(headers.get_filename())
+        and _base64_size(data, head_end, body_end) <= caps.attachment_bytes + 2  # else over: keep nothing
     )
+    digest, size, kept = hashlib.sha256(), 0, []
+    for chunk, clean in _decoded(data, head_end, body_end, encoding):
+        digest.update(chunk)
+        size += len(chunk)
+        keeping = keeping and clean and size <= caps.attachment_bytes
+        if keeping:
+            kept.append(chunk)
+    header = data[start:head_end]
+    if size > caps.attachment_bytes:
+        return CutPart(header=header, size=size, sha256=digest.hexdigest())
+    if keeping:
+        return CutPart(header=header, size=size, sha256=digest.hexdigest(), data=b"".join(kept))
+    return None
+
+
+def _base64_size(data: bytes, start: int, end: int) -> int:
+    """What the base64 in data[start:end] decodes to, at most (counted, not decoded)."""
+    spaces = sum(data.count(c, start, end) for c in (b"\r", b"\n", b" ", b"\t"))
+    return (end - start - spaces) * 3 // 4
 
 
 def _before_delimiter(data: bytes, end: int) -> int:
@@ -204,25 +242,28 @@ def _before_delimiter(data: bytes, end: int) -> int:
     return end - 1 if data[end - 1:end] == b"\n" else end
 
 
-def _decoded_size_and_digest(data: bytes, start: int, end: int, encoding: str) -> tuple[int, str]:
-    """The decoded size and SHA-256 of a part's body, data[start:end], a few MB at a time."""
-    end = _before_delimiter(data, end)
-    digest, size, carry = hashlib.sha256(), 0, b""
+def _decoded(data: bytes, start: int, end: int, encoding: str):
+    """A part's body, data[start:end], decoded a few MB at a time: (bytes, clean) pairs, where
+    clean says the base64 held nothing but its alphabet, white space and final padding (the
+    only kind decoded here for keeping: the parser reads anything else its own way)."""
+    carry = b""
     view = memoryview(data)
     for pos in range(start, end, _CHUNK):
         chunk = bytes(view[pos:min(pos + _CHUNK, end)])
+        last = pos + _CHUNK >= end
+        clean = True
         if encoding == "base64":
             chunk = carry + chunk.translate(None, b" \t\r\n")
             whole = len(chunk) - len(chunk) % 4
             chunk, carry = chunk[:whole], chunk[whole:]
+            body = chunk.rstrip(b"=") if last else chunk
+            clean = not body.translate(None, _BASE64) and len(chunk) - len(body) <= 2 and not (last and carry)
             try:
                 chunk = binascii.a2b_base64(chunk)
             except binascii.Error:
-                chunk = b""
+                chunk, clean = b"", False
         elif encoding == "quoted-printable":
             chunk = carry + chunk
-            cut = chunk.rfind(b"\n") + 1 if pos + _CHUNK < end else len(chunk)
+            cut = len(chunk) if last else chunk.rfind(b"\n") + 1
             chunk, carry = binascii.a2b_qp(chunk[:cut]), chunk[cut:]
-        digest.update(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
+        yield chunk, clean

@@ -14,9 +14,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
 from .authenticity import AUTH_SENDER
-from .caps import Caps, OverCap, Trimmed, trim
+from .caps import Caps, CutPart, OverCap, Trimmed, trim
 from .headerblock import BOM, header_block
-from .model import Address, Attachment, Message, normalize_email, normalize_login, normalize_message_id, raw_identity
+from .model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_login, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
 ENVELOPE_HEADERS = (
@@ -38,10 +38,11 @@ _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;()\"]+@[^\s<>;()\"]+?)>?\s*(?:;|$
 def _mailparser():
     """mail-parser, imported when a first message is parsed (a rescan parses none)."""
     import mailparser
-    from mailparser.utils import get_addresses
+    from mailparser.core import mime_header_view
+    from mailparser.utils import decode_header_part, get_addresses
 
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part it meets
-    return mailparser, get_addresses
+    return mailparser, get_addresses, mime_header_view, decode_header_part
 
 
 class ParseError(Exception):
@@ -73,9 +74,26 @@ def parse(data: bytes, caps: Caps | None = None) -> Message:
         raise ParseError(str(exc), _headers_only(data)) from exc
     except Exception as exc:  # mail-parser raises far more than its own error classes
         raise ParseError(f"{type(exc).__name__}: {exc}"[:300], _headers_only(data)) from exc
-    if trimmed.oversized or trimmed.text_cut:
-        message = replace(message, oversized=trimmed.oversized, oversized_text_bytes=trimmed.text_cut)
+    if trimmed.cut or trimmed.text_cut:
+        named = [_cut_part(c) for c in trimmed.cut]
+        message = replace(
+            message,
+            attachments=message.attachments + tuple(a for a in named if isinstance(a, Attachment)),
+            oversized=tuple(a for a in named if isinstance(a, OversizedPart)),
+            oversized_text_bytes=trimmed.text_cut,
+        )
     return message
+
+
+def _cut_part(cut: CutPart) -> Attachment | OversizedPart:
+    """A part that the caps cut out, named as mail-parser names the attachments it reads (the
+    same header view and decoding): kept (its bytes decoded by the caps) or over the limit."""
+    view, _ = _mailparser()[2](BytesHeaderParser(policy=compat32).parsebytes(cut.header))
+    filename = _mailparser()[3](view.get_filename())
+    ctype = view.get_content_type()
+    if cut.data is None:
+        return OversizedPart(filename=filename, content_type=ctype, size=cut.size, sha256=cut.sha256)
+    return Attachment(filename=filename, content_type=ctype, data=cut.data)
 
 
 def _headers_only(data: bytes) -> Message | None:

@@ -37,6 +37,7 @@ def capped_ingest(cli: Cli, box) -> dict:
     "name, outcome, detail",
     [
         ("60 MB attachment", "logged", None),
+        ("45 MB attachment (under the limit)", "logged", None),
         ("3 MB body", "body-too-large", "3,145,"),
         ("10,000 recipients", "logged", None),
         ("5,000-deep multiparts", "unparseable", "5,001 MIME multiparts, over the cap of 100"),
@@ -76,6 +77,16 @@ def test_lim_2_attachment_cut_before_parsing_is_named_exactly(team, tmp_path):
     assert "'big.bin' (62,914,560 bytes)" in notice["detail"]
     store = team.db.parent / "crm.attachments"
     assert not store.exists() or list(store.iterdir()) == []
+
+
+def test_lim_3_attachment_just_under_the_limit_is_kept_byte_for_byte_within_the_memory_cap(team, tmp_path):
+    box = make_maildir(tmp_path / "M", {"": [("1.host", hostile.attachment(45))]})
+    assert capped_ingest(team, box)["notices"] == 0
+    (email,) = team.json("emails", "list")
+    (att,) = email["attachments"]
+    assert (att["filename"], att["size"], att["stored"]) == ("big.bin", 45 << 20, True)
+    stored = (team.db.parent / "crm.attachments" / att["sha256"]).read_bytes()
+    assert stored == hostile._noise(45 << 20, 1)
 
 
 def test_bcc_1_hostile_recipients_become_contacts_but_never_the_bcc(team, tmp_path):
@@ -127,11 +138,11 @@ def attach(data: bytes, encoding: str = "base64", name: str = "f.bin", ctype: st
 )
 def test_lim_2_parts_over_the_limit_are_cut_out_before_parsing_with_exact_size_and_digest(data, sizes):
     trimmed = trim(data, CAPS)
-    assert [p.size for p in trimmed.oversized] == sizes
-    for part in trimmed.oversized:
+    assert [p.size for p in trimmed.cut] == sizes and all(p.data is None for p in trimmed.cut)
+    message = parse(data, CAPS)
+    for part in message.oversized:
         assert part.sha256 == hashlib.sha256((BLOB * 2)[: part.size]).hexdigest()
         assert part.filename == "f.bin"
-    message = parse(data, CAPS)
     assert message.text == "hello"
     assert all(a.size <= 1000 for a in message.attachments)  # what is left is parsed as before
     assert len(message.attachments) + len(message.oversized) == data.count(b"attachment;")
@@ -171,3 +182,54 @@ def test_caps_leave_ordinary_mail_alone():
     data = eml(bcc=LOG, attachments=[("a.pdf", "application/pdf", b"%PDF" * 100)])
     assert trim(data, CAPS).data is data
     assert parse(data, CAPS) == parse(data)
+
+
+# ---------------------------------------------------------------- big attachments under the limit
+
+EXTRACT = Caps(attachment_bytes=1_000_000, body_bytes=100_000, extract_bytes=10_000)
+PDF = bytes(range(256)) * 200  # 51,200 bytes: over extract_bytes as sent, under the limit
+
+
+def b64_part(data: bytes, disposition: str, *, width: int = 76, eol: bytes = b"\r\n", ctype=b"application/pdf") -> bytes:
+    text = base64.b64encode(data)
+    lines = eol.join(text[i:i + width] for i in range(0, len(text), width))
+    return b"Content-Type: " + ctype + eol + b"Content-Transfer-Encoding: base64" + eol + disposition.encode("utf-8") + eol + eol + lines
+
+
+ATTACHED = b"Content-Type: message/rfc822\r\n\r\nFrom: li@acme.example\r\nSubject: inner\r\n\r\nhi"
+
+
+@pytest.mark.parametrize(
+    "parts, extracted",
+    [
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="quote.pdf"')], 1),
+        ([TEXT, b64_part(PDF, "Content-Disposition: attachment; filename*=utf-8''%E6%8A%A5%E4%BB%B7.pdf")], 1),
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="=?utf-8?B?5oql5Lu3LnBkZg==?="')], 1),
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="caf\u00e9.pdf"')], 1),  # raw 8-bit name
+        ([TEXT, b64_part(PDF, 'Content-Disposition: inline; filename="a.png"', width=64, eol=b"\n", ctype=b"image/png")], 1),
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="one-line.bin"', width=10**9)], 1),
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="a.pdf"'), b64_part(PDF[::-1], 'Content-Disposition: attachment; filename="b.pdf"'), attach(BLOB[:100], name="small.bin")], 2),
+        ([TEXT, b64_part(PDF[:-1], 'Content-Disposition: attachment; filename="unpadded.pdf"').rstrip(b"=")], 0),  # left to the parser
+        ([TEXT, b64_part(PDF, "Content-Disposition: attachment")], 0),  # no file name: mail-parser names it at random
+        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="f.pdf"'), ATTACHED], 0),  # the forward path reads it whole
+    ],
+)
+def test_lim_3_big_attachments_decoded_before_parsing_are_the_parsers_byte_for_byte(parts, extracted):
+    data = mixed(*parts)
+    trimmed = trim(data, EXTRACT)
+    assert len([c for c in trimmed.cut if c.data is not None]) == extracted
+    capped, plain = parse(data, EXTRACT), parse(data)
+    named = all(b"filename" in p or not p.startswith(b"Content-Type: application") for p in parts)
+    key = lambda a: (a.filename if named else "", a.content_type, a.data)  # noqa: E731  (mail-parser names a nameless one at random)
+    assert sorted(map(key, capped.attachments)) == sorted(map(key, plain.attachments))
+    assert capped.oversized == () and (capped.text, capped.html) == (plain.text, plain.html)
+    if extracted:
+        assert len(trimmed.data) < len(data) - extracted * len(PDF)  # not handed to the parser
+
+
+def test_lim_2_a_big_attachment_over_the_limit_keeps_no_bytes():
+    data = mixed(TEXT, b64_part(PDF * 30, 'Content-Disposition: attachment; filename="big.pdf"'))  # 1.5 MB > 1 MB
+    (cut,) = trim(data, EXTRACT).cut
+    assert (cut.size, cut.data) == (len(PDF) * 30, None)
+    (dropped,) = parse(data, EXTRACT).oversized
+    assert (dropped.filename, dropped.sha256) == ("big.pdf", hashlib.sha256(PDF * 30).hexdigest())
