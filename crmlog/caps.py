@@ -205,6 +205,8 @@ def _cut(data: bytes, start: int, end: int, caps: Caps, *, extract: bool) -> Cut
     if ctype.startswith("text/") and disposition != "attachment":
         size = body_end - head_end
         return size if size > caps.text_factor * caps.body_bytes else None
+    # at most this many bytes decoded (base64 counted; the other encodings never grow)
+    most = _base64_size(data, head_end, body_end) if encoding == "base64" else body_end - head_end
     # decoded bytes are kept only while they may be kept: a clean base64 attachment with a
     # file name, big enough to be worth it, and under the limit so far
     keeping = (
@@ -212,8 +214,10 @@ def _cut(data: bytes, start: int, end: int, caps: Caps, *, extract: bool) -> Cut
         and encoding == "base64"
         and body_end - head_end > caps.extract_bytes
         and bool(headers.get_filename())
-        and _base64_size(data, head_end, body_end) <= caps.attachment_bytes + 2  # else over: keep nothing
+        and most <= caps.attachment_bytes + 2
     )
+    if not keeping and most <= caps.attachment_bytes:
+        return None  # cannot be over the limit: the parser reads it
     digest, size, kept = hashlib.sha256(), 0, []
     for chunk, clean in _decoded(data, head_end, body_end, encoding):
         digest.update(chunk)
