@@ -35,8 +35,9 @@ _BY = re.compile(r"\bby\s+([^\s;()\[\]]+)", re.I)
 _FROM_PEER = re.compile(
     r"^\s*from\s+\S+\s*(?:\(\s*(?P<name>[^\s()\[\]]*)\s*(?:\[(?P<ip>[^\]]*)\])?[^)]*\)|\[(?P<ip2>[^\]]*)\])", re.I
 )
-# Postfix's `(Authenticated sender: LOGIN)`; also read by parsing for SESSION
-AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
+# Postfix's `(Authenticated sender: LOGIN)`; the rules read it for SESSION through
+# authenticated_login, so that the trusted chain bounds both uses
+_AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I)
 _COMMENT = re.compile(r"\([^()]*\)")
 _RESULT = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)\b(.*)$", re.I | re.S)
 _PROPERTY = re.compile(r"\b([a-z]+\.[a-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)", re.I)
@@ -82,7 +83,7 @@ def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[st
 def authenticated_login(received: tuple[str, ...], trusted: frozenset[str]) -> str:
     """The SASL login of an authenticated submission within the trusted chain, or ""."""
     for value in trusted_chain(received, trusted):
-        m = AUTH_SENDER.search(value)
+        m = _AUTH_SENDER.search(value)
         if m:
             return m.group(1)
     return ""

@@ -175,7 +175,6 @@ class Message:
     cc: tuple[Address, ...] = ()
     bcc: tuple[Address, ...] = ()
     envelope_to: tuple[str, ...] = ()  # Resent-*, Delivered-To, X-Original-To, ... (ADDR-2)
-    session_login: str = ""  # from "(Authenticated sender: LOGIN)" (SESSION)
     received: tuple[str, ...] = ()  # Received values, newest first (SEC-4)
     auth_results: tuple[str, ...] = ()  # Authentication-Results values, newest first (SEC-4)
     delivered: bool = False  # a delivery agent's header (Delivered-To, X-Original-To, ...) is present

@@ -13,10 +13,9 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
-from .authenticity import AUTH_SENDER
 from .caps import Caps, CutPart, OverCap, Trimmed, trim
 from .headerblock import BOM, header_block
-from .model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_login, normalize_message_id, raw_identity
+from .model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
 ENVELOPE_HEADERS = (
@@ -69,6 +68,7 @@ def parse(data: bytes, caps: Caps | None = None) -> Message:
         mp = _mailparser()[0].parse_from_bytes(trimmed.data)
         message = _message(mp, data)
     except OverCap as exc:
+        assert caps is not None  # only trim() raises OverCap, and it runs only with caps
         raise ParseError(str(exc), _headers_only(data[: caps.header_bytes])) from exc
     except ParseError as exc:
         raise ParseError(str(exc), _headers_only(data)) from exc
@@ -247,12 +247,6 @@ def _message(mp, data: bytes) -> Message:
     envelope = [a.email for a in addresses(*ENVELOPE_HEADERS)]
     for value in received:
         envelope += _received_for(value)
-    session = ""
-    for value in received:  # newest first: the first one with a clause wins
-        auth = AUTH_SENDER.search(value)
-        if auth:
-            session = normalize_login(auth.group(1))
-            break
 
     delivered = any(msg.get(name) is not None for name in DELIVERY_HEADERS)
     senders = addresses("from") or addresses("sender")
@@ -272,7 +266,6 @@ def _message(mp, data: bytes) -> Message:
         cc=addresses("cc"),
         bcc=addresses("bcc"),
         envelope_to=tuple(dict.fromkeys(envelope)),
-        session_login=session,
         received=tuple(received),
         auth_results=tuple(str(v) for v in msg.get_all("authentication-results") or ()),
         delivered=delivered,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from .attribution import attribute, session_user
-from .authenticity import sender_authenticated
+from .authenticity import authenticated_login, sender_authenticated
 from .companies import company_domain
 from .model import (
     Accepted,
@@ -22,11 +22,13 @@ from .model import (
     Message,
     NewContact,
     LogPath,
+    OversizedPart,
     Rejected,
     Seat,
     Settings,
     Skipped,
     email_domain,
+    normalize_login,
 )
 
 MAX_DEALS_PER_CONTACT = 5  # BCC-3
@@ -52,6 +54,13 @@ def _own_sent_copy(message: Message, settings: Settings) -> bool:
     """The sender's own Sent copy: its Bcc header names a logging address and no delivery
     agent has handled it (SEC-4 asks proof of delivered copies only)."""
     return not message.delivered and any(a.email in settings.logging_addresses for a in message.bcc)
+
+
+def _authenticated_sender_login(message: Message, settings: Settings) -> str:
+    """SESSION without `ingest --user`: the login of the newest `(Authenticated sender: LOGIN)`
+    clause inside SEC-4's trusted chain. A clause below the first outside hop is whatever the
+    sender wrote there, so it never chooses the user (a forged one would take the credit)."""
+    return normalize_login(authenticated_login(message.received, settings.trusted_hosts))
 
 
 def team_addresses(view: CrmView) -> frozenset[str]:
@@ -85,7 +94,7 @@ def decide(
         return Rejected(
             code=Code.SENDER_NOT_A_USER, reason="the message has no From address", rules=("ATTR-5",)
         )
-    session = session_user(view.users, session_login or message.session_login)
+    session = session_user(view.users, session_login or _authenticated_sender_login(message, settings))
     if session is not None:
         rules.append("SESSION")
     credit = attribute(message.sender.email, view.users, view.team_inboxes, session)
@@ -170,8 +179,9 @@ def decide(
             deals[deal] = None
     rules.append("FWD-6" if forwarded else "BCC-3")
 
-    kept, dropped = _split_attachments(attachments, settings.max_attachment_bytes)
-    dropped += message.oversized  # cut out before parsing: over the limit too
+    kept, over_limit = _split_attachments(attachments, settings.max_attachment_bytes)
+    # the parts cut out before parsing are over the limit too
+    dropped: tuple[Attachment | OversizedPart, ...] = (*over_limit, *message.oversized)
     if dropped:
         rules.append("LIM-2")
     return Accepted(

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import LOG, corpus_files, corpus_or_skip, eml
+from crmlog.authenticity import authenticated_login
 from crmlog.model import normalize_email, normalize_message_id
 from crmlog.parsing import HeaderFilter, ParseError, parse
 
@@ -56,13 +57,16 @@ def test_addr_2_every_delivered_to_counts_not_only_the_first():
     assert set(m.envelope_to) == {"anna@ourco.example", LOG}
 
 
-def test_session_login_from_newest_received_with_authenticated_sender():
+def test_session_received_values_kept_newest_first_as_written():
+    # SESSION and SEC-4 read the trusted chain from these: order and clauses must survive
     received = [
-        "from a by b with ESMTP; Mon, 1 Jun 2026 09:00:02 +0200",
-        "from laptop (Authenticated sender: Anna)\n\tby smtp.ourco.example with ESMTPSA; Mon, 1 Jun 2026 09:00:01 +0200",
-        "from x (Authenticated sender: older) by y; Mon, 1 Jun 2026 09:00:00 +0200",
+        "from submit.ourco.example (submit.ourco.example [10.0.0.2])\n\tby mx.ourco.example (Postfix); Mon, 1 Jun 2026 09:00:02 +0200",
+        "from laptop (unknown [198.51.100.7])\n\t(Authenticated sender: Anna)\n\tby submit.ourco.example (Postfix); Mon, 1 Jun 2026 09:00:01 +0200",
+        "from x (x [192.0.2.1]) (Authenticated sender: older) by y; Mon, 1 Jun 2026 09:00:00 +0200",
     ]
-    assert parse(eml(headers={"Received": received})).session_login == "anna"
+    m = parse(eml(headers={"Received": received}))
+    assert m.received == tuple(received)
+    assert authenticated_login(m.received, frozenset({"mx.ourco.example", "submit.ourco.example"})) == "Anna"
 
 
 def test_message_id_normalised_and_identity():

@@ -236,3 +236,29 @@ def test_e2e_sec_4_forged_authentication_from_outside_is_rejected(postfix, tmp_p
     assert summary["rejections"] == {"unauthenticated-sender": 1}
     (rejection,) = crm.json("rejections")
     assert rejection["message_id"] == "e2e-forged@ourco.example"
+
+
+TEAM_INBOX = "sales@ourco.example"
+
+
+@pytest.mark.parametrize("trusted_hosts", [f'["{HOSTNAME}"]', "[]"], ids=["trusted-hosts", "no-trusted-hosts"])
+def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_the_connector(postfix, tmp_path, trusted_hosts):
+    # a team-inbox message relayed from outside (127.0.0.1 is not a trusted host) carrying an
+    # older Received that claims bob authenticated at our own host: SESSION must not read it,
+    # so ATTR-T credits anna, who connected the inbox
+    crm = Crm(tmp_path, postfix, security=f"trusted_hosts = {trusted_hosts}")
+    crm.run("users", "add", "bob@ourco.example", "--name", "Bob", "--login", "bob")
+    crm.run("team-inboxes", "add", TEAM_INBOX, "--connected-by", ANNA)
+    m = letter("From the team", "<e2e-team@ourco.example>")
+    m.replace_header("From", f"Sales <{TEAM_INBOX}>")
+    m["Received"] = f"from laptop (unknown [10.0.0.5]) (Authenticated sender: bob) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
+    send(postfix, m, ["li.wei@acme.example", LOG])
+    postfix.wait_for_delivery()
+    (raw,) = postfix.delivered(LOG)
+    newest, forged = message_from_bytes(raw, policy=default).get_all("Received")
+    assert "[127.0.0.1]" in newest and f"by {HOSTNAME} (Postfix)" in newest  # Postfix's own, from outside
+    assert "(Authenticated sender: bob)" in forged and "Authenticated sender" not in newest
+    assert crm.ingest(postfix.maildir(LOG))["logged"] == 1
+    explained = crm.json("attribution", "explain", "e2e-team@ourco.example")
+    assert (explained["user"], explained["rule"], explained["session_user"]) == (ANNA, "ATTR-T", None)
+    assert "SESSION" not in explained["rules"]

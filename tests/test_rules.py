@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
+from conftest import eml
 from crmlog.attribution import attribute, session_user
 from crmlog.model import (
     Accepted,
@@ -27,6 +28,7 @@ from crmlog.model import (
     TeamInbox,
     User,
 )
+from crmlog.parsing import parse
 from crmlog.rules import decide, is_never_logged
 
 LOG, FWD = "log@crm.example.com", "fwd@crm.example.com"
@@ -159,8 +161,28 @@ def test_attr_5_no_from_rejected():
     rejected(decide(message(sender=None), TEAM, SETTINGS), Code.SENDER_NOT_A_USER)
 
 
+# Received values as Postfix writes them (newest first in a message). The SESSION tests below
+# put them into a delivered copy and parse it, as a run reads a BCC mailbox.
+MX = "mx.ourco.example"
+SUBMIT = "submit.ourco.example"
+DATE = "Mon, 1 Jun 2026 09:00:00 +0000"
+OUTSIDE = f"from evil.example (evil.example [203.0.113.9]) by {MX} (Postfix) with ESMTP id 1; {DATE}"
+FROM_SUBMIT = f"from {SUBMIT} ({SUBMIT} [10.0.0.2])\n\tby {MX} (Postfix) with ESMTPS id 3; {DATE}"
+FILTER = f"from localhost (localhost [127.0.0.1])\n\tby {MX} (Postfix) with ESMTP id 4; {DATE}"
+
+
+def submitted(login: str, by: str = MX) -> str:
+    """The Received of an authenticated submission (smtpd_sasl_authenticated_header = yes)."""
+    return f"from laptop (unknown [198.51.100.7])\n\t(Authenticated sender: {login})\n\tby {by} (Postfix) with ESMTPSA id 2; {DATE}"
+
+
+def delivered_copy(sender: str, *received: str) -> Message:
+    """The copy of a message that a delivery agent put into the BCC mailbox, parsed."""
+    return parse(eml(frm=sender, headers={"Received": list(received), "Delivered-To": LOG}))
+
+
 def test_attr_6_decision_records_rule_candidates_and_session():
-    d = accepted(decide(message(session_login="anna"), TEAM, SETTINGS))
+    d = accepted(decide(message(received=(submitted("anna"),)), TEAM, SETTINGS))
     assert d.attribution.rule == "ATTR-1"
     assert d.attribution.candidates == ("anna@ourco.example",)
     assert d.attribution.session_user == "anna@ourco.example"
@@ -168,13 +190,47 @@ def test_attr_6_decision_records_rule_candidates_and_session():
 
 
 def test_session_from_ingest_user_option_beats_authenticated_sender():
-    d = accepted(decide(message(sender=addr("sales@ourco.example"), session_login="anna"), TEAM, SETTINGS, session_login="dora"))
+    m = message(sender=addr("sales@ourco.example"), received=(submitted("anna"),))
+    d = accepted(decide(m, TEAM, SETTINGS, session_login="dora"))
     assert d.attribution.user == "dora@ourco.example"
 
 
 def test_session_from_authenticated_sender_login():
-    d = accepted(decide(message(sender=addr("sales@ourco.example"), session_login="dora"), TEAM, SETTINGS))
+    m = message(sender=addr("sales@ourco.example"), received=(submitted("Dora"),))  # logins compare lower-cased
+    d = accepted(decide(m, TEAM, SETTINGS))
     assert (d.attribution.user, d.attribution.session_user) == ("dora@ourco.example", "dora@ourco.example")
+
+
+def test_session_forged_clause_below_an_outside_hop_does_not_choose_the_user():
+    # an outsider sends as the team inbox and writes an older Received naming our MX and dora
+    forged = delivered_copy("sales@ourco.example", OUTSIDE, submitted("dora"))
+    for settings in (Settings(bcc=(LOG,), trusted_hosts=frozenset({MX})), Settings(bcc=(LOG,))):
+        d = accepted(decide(forged, TEAM, settings))
+        a = d.attribution
+        assert (a.user, a.rule, a.session_user) == ("anna@ourco.example", "ATTR-T", None)  # the connector
+        assert "SESSION" not in d.rules
+
+
+def test_session_clause_inside_the_trusted_chain_chooses_the_user():
+    # laptop -> submission host (dora authenticates) -> MX -> content filter on loopback -> MX
+    hops = (FILTER, FROM_SUBMIT, submitted("dora", by=SUBMIT))
+    trusted = Settings(bcc=(LOG,), trusted_hosts=frozenset({MX, SUBMIT, "127.0.0.1"}))
+    d = accepted(decide(delivered_copy("sales@ourco.example", *hops), TEAM, trusted))
+    assert (d.attribution.user, d.attribution.rule, d.attribution.session_user) == (
+        "dora@ourco.example", "ATTR-T", "dora@ourco.example"
+    )
+    assert "SESSION" in d.rules
+    # the same clause one hop beyond the chain (the submission host is not trusted) does not
+    untrusted = Settings(bcc=(LOG,), trusted_hosts=frozenset({MX, "127.0.0.1"}))
+    d = accepted(decide(delivered_copy("sales@ourco.example", *hops), TEAM, untrusted))
+    assert (d.attribution.user, d.attribution.session_user) == ("anna@ourco.example", None)
+
+
+def test_session_without_trusted_hosts_only_the_newest_received_counts():
+    newest = accepted(decide(delivered_copy("sales@ourco.example", submitted("dora")), TEAM, SETTINGS))
+    assert (newest.attribution.user, newest.attribution.session_user) == ("dora@ourco.example", "dora@ourco.example")
+    older = accepted(decide(delivered_copy("sales@ourco.example", FROM_SUBMIT, submitted("dora", by=SUBMIT)), TEAM, SETTINGS))
+    assert (older.attribution.user, older.attribution.session_user) == ("anna@ourco.example", None)
 
 
 def test_session_unknown_login_is_no_session():
@@ -333,10 +389,8 @@ def test_once_1_already_logged_identity_is_a_duplicate():
 # ------------------------------------------------------------------ SEC-4 (setting)
 
 
-MX = "mx.ourco.example"
 SEC4 = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}), authserv_ids=frozenset({MX}))
-OUTSIDE = f"from evil.example (evil.example [203.0.113.9]) by {MX} (Postfix) with ESMTP id 1; Mon, 1 Jun 2026 09:00:00 +0000"
-SUBMITTED = f"from [10.0.0.5] (unknown [10.0.0.5]) (Authenticated sender: anna) by {MX} (Postfix) with ESMTPSA id 2; Mon, 1 Jun 2026 09:00:00 +0000"
+SUBMITTED = submitted("anna")
 
 
 def delivered(**kw) -> Message:
@@ -386,7 +440,8 @@ addresses = st.builds(Address, email=emails, name=st.text(max_size=5))
     body=st.integers(min_value=0, max_value=2000),
 )
 def test_decide_is_total_and_deterministic(sender, to, cc, bcc, env, login, body):
-    m = message(sender=sender, to=to, cc=cc, bcc=bcc, envelope_to=env, session_login=login, body_bytes=body)
+    received = (submitted(login),) if login else ()
+    m = message(sender=sender, to=to, cc=cc, bcc=bcc, envelope_to=env, received=received, body_bytes=body)
     first = decide(m, TEAM, SETTINGS)
     assert isinstance(first, (Accepted, Rejected, Skipped, Duplicate))
     assert decide(m, TEAM, SETTINGS) == first
