@@ -111,7 +111,7 @@ def _headers_only(data: bytes) -> Message | None:
             identity=message_id or raw_identity(data),
             message_id=message_id,
             date=date,
-            subject=str(h.get("subject") or "")[:500],
+            subject=unfold(str(h.get("subject") or ""))[:500],
             sender=Address(email=email) if email else None,
             defects=("unparseable",),
         )
@@ -225,6 +225,15 @@ def _received_for(value: str) -> list[str]:
     return [e for e in (normalize_email(m.group(1)) for m in _RECEIVED_FOR.finditer(value)) if e]
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def unfold(value: str) -> str:
+    """A header value as one line (RFC 5322 2.2.3: a line break before white space is
+    folding, not content): mail-parser hands a folded Subject over with its line breaks."""
+    return _FOLD.sub("", value) if "\n" in value else value
+
+
 def _message(mp, data: bytes) -> Message:
     msg = mp.message
     if msg is None or len(msg) == 0:
@@ -260,7 +269,7 @@ def _message(mp, data: bytes) -> Message:
         identity=message_id or raw_identity(data),
         message_id=message_id,
         date=date,
-        subject=str(mp.subject or "").strip(),
+        subject=unfold(str(mp.subject or "")).strip(),
         sender=senders[0] if senders else None,
         to=addresses("to"),
         cc=addresses("cc"),

@@ -83,6 +83,18 @@ def test_once_1_identity_without_message_id_is_hash_of_bytes():
     assert parse(data + b"x").identity != m.identity
 
 
+def test_folded_subject_is_one_line_and_an_encoded_line_break_is_kept():
+    """A long Subject is folded by the sender's client; the line break is folding, not part
+    of the subject (RFC 5322 2.2.3). One inside an encoded word is content and stays (SEC-5
+    shows it escaped)."""
+    long = "Quarterly pricing review for the northern region, with the revised volume discounts"
+    assert parse(eml(subject=long)).subject == long
+    assert b"\n " in eml(subject=long)  # the sample really is folded
+    folded = b"From: a@ourco.example\r\nSubject: first part\r\n\tsecond part\r\n =?utf-8?q?line=0Abreak?=\r\n\r\nx\r\n"
+    subject = parse(folded).subject  # (how the stdlib joins text and encoded words is its own)
+    assert subject.startswith("first part") and subject.endswith("line\nbreak") and subject.count("\n") == 1
+
+
 def test_date_is_timezone_aware_utc():
     m = parse(eml(date="Mon, 01 Jun 2026 09:00:00 +0200"))
     assert m.date.isoformat() == "2026-06-01T07:00:00+00:00"
