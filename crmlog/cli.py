@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from . import config, render, views
-from .errors import CrmlogError, UsageError
+from .errors import CrmlogError, MailboxError, UsageError
 from .ingest import BATCH_SIZE, Batch, ingest as run_ingest
-from .model import normalize_email, normalize_login
+from .model import Code, normalize_email, normalize_login
 from .store import Store
 
 EX_SOFTWARE = 70
@@ -45,10 +45,13 @@ class Env:
         return config.load(self.config_path)
 
     def reader(self) -> Store:
+        """The database of a view; one that does not exist is NoDatabase (66)."""
         return Store.reader(self.db_path)
 
-    def writer(self, lock_timeout: float = 60.0) -> Store:
-        return Store.writer(self.db_path, lock_timeout=lock_timeout)
+    def writer(self, *, create: bool = True) -> Store:
+        """The database of an edit, under the lock; `create=False` where the records edited
+        can only exist in an existing database."""
+        return Store.writer(self.db_path, create=create)
 
 
 pass_env = click.make_pass_decorator(Env)
@@ -212,14 +215,15 @@ def deals_list(env: Env, as_json):
 
 @deals.command("close")
 @click.argument("deal_id", type=int)
-@click.option("--won", "stage", flag_value="won", help="The deal was won.")
-@click.option("--lost", "stage", flag_value="lost", help="The deal was lost.")
+@click.option("--won", is_flag=True, help="The deal was won.")
+@click.option("--lost", is_flag=True, help="The deal was lost.")
 @pass_env
-def deals_close(env: Env, deal_id, stage):
+def deals_close(env: Env, deal_id, won, lost):
     """Close a deal as won or lost."""
-    if stage is None:
-        raise click.UsageError("say --won or --lost")
-    with env.writer() as store:
+    if won == lost:
+        raise click.UsageError("--won and --lost contradict each other: say one" if won else "say --won or --lost")
+    stage = "won" if won else "lost"
+    with env.writer(create=False) as store:
         store.close_deal(deal_id, stage)
         store.commit()
     render.text(f"deal {deal_id} {stage}")
@@ -272,7 +276,7 @@ def companies_show(env: Env, domain, as_json):
 def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_size, as_json, quiet):
     """Log the messages of Maildirs or mbox files addressed to a logging address."""
     settings = env.settings()
-    with render.progress(not (quiet or as_json), "ingesting") as tick:
+    with render.progress(not (quiet or as_json), "reading") as shown:
         summary = run_ingest(
             paths,
             settings=settings,
@@ -283,7 +287,8 @@ def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_
             reprocess=reprocess,
             lock_timeout=lock_timeout,
             batch=Batch(parsed=batch_size),
-            progress=tick,
+            progress=shown.message,
+            on_folder=shown.folder,
         )
     for problem in summary.problems:
         render.warn(problem)
@@ -294,6 +299,10 @@ def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_
         rejections = data.pop("rejections")
         title = "Ingest (dry run: nothing written)" if dry_run else "Ingest"
         render.record(title, {**data, **{f"rejected {k}": v for k, v in rejections.items()}})
+    if summary.unread_paths:  # the others were ingested; the bad ones are named last (cli.md)
+        for problem in summary.unread_paths:
+            render.error(problem)
+        sys.exit(MailboxError.exit_code)
 
 
 # ------------------------------------------------------------------ contacts and e-mails
@@ -371,9 +380,9 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
         forward = row["forward"]
         render.record("Forwarded", forward, skip=("note",))
         if forward.get("note"):
-            render.text("Forward note:\n" + forward["note"] + "\n")
+            render.body("Forward note", forward["note"])
     render.table("Attachments", row["attachments"], ["filename", "content_type", "size", "sha256", "stored"])
-    render.text(row["text"] or row["html"])
+    render.body("Body", row["text"] or row["html"])
     for p in saved:
         render.text(f"saved {p}")
 
@@ -401,16 +410,16 @@ def forwards_parse(file, as_json):
     title = "Forward recognised" if row["status"] == "ok" else "Forward not logged"
     render.record(title, row, skip=("body", "note"))
     if row["note"]:
-        render.text("note:\n" + row["note"])
+        render.body("Note", row["note"])
     if row["body"]:
-        render.text("body:\n" + row["body"])
+        render.body("Body", row["body"])
 
 
 # ------------------------------------------------------------------ what was not logged
 
 
 @main.command()
-@click.option("--code", help="Only this rejection code.")
+@click.option("--code", type=click.Choice([str(c) for c in Code]), help="Only this rejection code.")
 @json_option
 @pass_env
 def rejections(env: Env, code, as_json):

@@ -145,9 +145,31 @@ def _host_or_ip(text: str) -> str:
         return text
 
 
+# `crmlog init`'s never_log: senders and recipients that are never a person to sell to.
+# Globs match the whole normalised address (lower case, +tag removed: ADDR-1).
+NEVER_LOG_DEFAULTS: tuple[tuple[str, str], ...] = (
+    ("noreply*@*", "automated senders that take no replies (noreply@, noreply-alerts@)"),
+    ("no-reply*@*", "the same, hyphenated"),
+    ("no_reply*@*", "the same, with an underscore"),
+    ("donotreply*@*", "do-not-reply senders"),
+    ("do-not-reply*@*", "the same, hyphenated"),
+    ("do_not_reply*@*", "the same, with underscores"),
+    ("mailer-daemon@*", "bounces: delivery status notifications"),
+    ("postmaster@*", "the mail system's administrator, who writes bounces and reports"),
+    ("bounce@*", "bounce collectors of mailing systems"),
+    ("bounces@*", "the same (bounces+ID@ is bounces@ after ADDR-1)"),
+    ("bounce-*@*", "per-message bounce addresses (VERP)"),
+)
+
+
 def render(bcc: tuple[str, ...], forward: tuple[str, ...]) -> str:
     def lst(items):
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+    width = max(len(json.dumps(p)) for p, _ in NEVER_LOG_DEFAULTS) + 1
+    never_log = "".join(
+        f"    {(json.dumps(p) + ','):<{width}}  # {why}\n" for p, why in NEVER_LOG_DEFAULTS
+    )
 
     return f"""# crmlog configuration
 [addresses]
@@ -159,7 +181,9 @@ max_body_bytes = 2097152
 max_attachment_bytes = 52428800
 
 [contacts]
-never_log = []            # addresses, globs (noreply@*) or domains never made contacts
+# Addresses, globs or domains never made contacts (BCC-1). These are machines, not people:
+never_log = [
+{never_log}]
 auto_create_companies = true
 
 [security]

@@ -21,6 +21,13 @@ class MailboxError(CrmlogError):
     exit_code = 66
 
 
+class NoDatabase(CrmlogError):
+    """A view or edit names a database that does not exist (EX_NOINPUT): a mistyped --db
+    must not look like an empty CRM."""
+
+    exit_code = 66
+
+
 class StorageIOError(CrmlogError):
     """The database or attachment store cannot be read or written: an unwritable data
     directory, a full disk (EX_IOERR). Whatever was on disk before is left whole."""

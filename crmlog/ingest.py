@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import notify, rules, sources
+from .attribution import session_user
 from .caps import Caps
+from .errors import MailboxError, UsageError
 from .model import (
     Accepted,
     CrmView,
@@ -46,9 +48,10 @@ class Summary:
     unreadable: int = 0
     rejections: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
+    unread_paths: list[str] = field(default_factory=list)  # mailbox paths that could not be opened
 
     def as_json(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems")}
+        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems", "unread_paths")}
         out["rejections"] = dict(sorted(self.rejections.items()))
         return out
 
@@ -101,15 +104,33 @@ def ingest(
     lock_timeout: float = 60.0,
     batch: Batch = Batch(),
     progress: Callable[[], None] | None = None,
+    on_folder: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> Summary:
-    folders = [f for p in paths for f in sources.open_folders(p, fmt)]  # 66 before any lock
+    """Read, decide and store what is new in `paths`. A path that cannot be opened does not
+    stop the others: it is named in `Summary.unread_paths` (the CLI exits 66 at the end);
+    when none can be opened, MailboxError (66) before any lock is taken."""
     summary = Summary()
+    folders: list[sources.Folder] = []
+    for path in paths:
+        try:
+            folders += sources.open_folders(path, fmt)
+        except MailboxError as exc:
+            summary.unread_paths.append(exc.message)
+    if not folders:
+        raise MailboxError("; ".join(summary.unread_paths) or "no mailbox path given")
     addressed = HeaderFilter(settings.logging_addresses)
     caps = Caps(attachment_bytes=settings.max_attachment_bytes, body_bytes=settings.max_body_bytes)
     with Store.writer(db_path, lock_timeout=lock_timeout, dry_run=dry_run) as store:
+        if session_login and session_user(store.view().users, session_login) is None:
+            raise UsageError(
+                f"--user {session_login}: no user has this login (or it is shared); "
+                "`crmlog users list` shows the users' logins"
+            )
         parsed = scanned = 0
         for folder in folders:
+            if on_folder:
+                on_folder(folder.source)
             if folder.kind == "maildir":
                 decided, listed = store.maildir_keys(folder.source), set()
 

@@ -34,7 +34,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from . import jsonio
-from .errors import DataError, LockBusy, NotFound, StorageIOError, UsageError
+from .errors import DataError, LockBusy, NoDatabase, NotFound, StorageIOError, UsageError
 from .model import (
     Accepted,
     Attachment,
@@ -262,8 +262,13 @@ class _View:
 class Store:
     """Open with Store.reader(path) for views, Store.writer(path, ...) for anything that writes."""
 
-    def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False):
+    def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True):
         self.path = Path(path)
+        if not create and not self.path.exists():  # a mistyped --db must not look like an empty CRM
+            raise NoDatabase(
+                f"no database at {self.path} (`crmlog ingest` and `crmlog users add` create one; "
+                "check --db or CRMLOG_DB)"
+            )
         self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
         self.bodies_dir = self.path.with_name(self.path.stem + ".bodies")
         self.writing = write and not dry_run
@@ -317,11 +322,14 @@ class Store:
 
     @classmethod
     def reader(cls, path: Path) -> "Store":
-        return cls(path, write=False)
+        """For views: the database must exist (NoDatabase, 66, otherwise)."""
+        return cls(path, write=False, create=False)
 
     @classmethod
-    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False) -> "Store":
-        return cls(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run)
+    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True) -> "Store":
+        """For ingest and edits, under the lock; `create=False` for an edit of records that
+        can only exist in an existing database."""
+        return cls(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create)
 
     def __enter__(self) -> "Store":
         return self
@@ -715,9 +723,12 @@ class Store:
         return record
 
     def save_attachments(self, attachments: list[dict], target: Path) -> list[Path]:
-        """Copy stored attachments into `target` under safe, distinct names (SEC-1)."""
+        """Copy stored attachments into `target` under safe, distinct names (SEC-1), readable
+        by their owner only (SEC-3): the files 0600, `target` 0700 where crmlog creates it
+        (an existing directory keeps its mode). A name taken already gets a number; nothing
+        in `target` is overwritten or followed."""
         try:
-            target.mkdir(parents=True, exist_ok=True)
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StorageIOError(f"cannot create {target}: {exc.strerror}") from None
         saved: list[Path] = []
@@ -728,19 +739,35 @@ class Store:
             if not src.exists():
                 raise NotFound(f"attachment {a['sha256']} is missing from the store {self.attachments_dir}")
             name = safe_filename(a.get("filename") or "", f"attachment-{a['sha256'][:12]}")
-            stem, dot, ext = name.rpartition(".")
-            if not (dot and stem):
-                stem, ext = name, ""
-            n = 1
-            while (target / name).exists():
-                n += 1
-                name = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
-            try:
-                shutil.copyfile(src, target / name)
-            except OSError as exc:
-                raise StorageIOError(f"cannot write {target / name}: {exc.strerror}") from None
-            saved.append(target / name)
+            saved.append(_copy_private(src, target, name))
         return saved
+
+
+def _copy_private(src: Path, target: Path, name: str) -> Path:
+    """Copy `src` to a new file `target/name` (or `name-2`, `name-3`, ...), created 0600 with
+    O_EXCL, so that an existing file or a planted symbolic link is never written through."""
+    stem, dot, ext = name.rpartition(".")
+    if not (dot and stem):
+        stem, ext = name, ""
+    n = 1
+    while True:
+        path = target / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            n += 1
+            name = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+            continue
+        except OSError as exc:
+            raise StorageIOError(f"cannot write {path}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+                os.fchmod(out.fileno(), 0o600)  # whatever the umask
+                shutil.copyfileobj(data, out, 1 << 20)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise StorageIOError(f"cannot write {path}: {exc.strerror}") from None
+        return path
 
 
 def identity(email: dict) -> str:

@@ -1,10 +1,14 @@
 """Shared test helpers: messages built in code, Maildirs built on disk, the CLI through CliRunner."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -104,6 +108,26 @@ class Cli:
     def start(self, *args: str) -> subprocess.Popen:
         """The real CLI as a process that runs on while the test does something to it."""
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def terminal(self, *args: str, columns: int = 100, timeout: float = 120) -> tuple[int, str]:
+        """The real CLI as a process whose stdout and stderr are a terminal (a pseudo-terminal
+        of `columns` columns): its exit status and everything it wrote, as the terminal got it."""
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("TTY_COMPATIBLE", "COLUMNS", "LINES", "NO_COLOR")}
+        proc = subprocess.Popen(self.argv(*args), stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"})
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process ended and closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(master)
+        return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
 
     def json(self, *args: str):
         result = self(*args, "--json")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crmlog.errors import DataError, LockBusy, StorageIOError
+from crmlog.errors import DataError, LockBusy, NoDatabase, StorageIOError
 from crmlog.store import SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -132,9 +132,13 @@ def test_once_4_second_writer_waits_then_gives_up_with_75_and_lock_dies_with_hol
 
 def test_readers_never_take_the_lock_nor_create_a_database(tmp_path):
     db = tmp_path / "nothing" / "crm.json"
-    store = Store.reader(db)
-    assert store.all("emails") == []
+    with pytest.raises(NoDatabase, match="no database at .*nothing/crm.json"):
+        Store.reader(db)  # a mistyped --db is not an empty CRM
     assert not db.parent.exists()
+    with Store.writer(db) as store:
+        add_anna(store)
+        store.commit()
+    assert Store.reader(db).all("emails") == []
 
 
 def test_dry_run_writer_writes_nothing(tmp_path):

@@ -1,0 +1,204 @@
+"""SEC-5 through the real CLI as a process: text from a message or a configuration is shown
+as written, never read as markup, and never passes a control character on to the terminal;
+`--json` keeps it exactly. Each view runs twice: in a pipe and on a pseudo-terminal."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from conftest import make_maildir
+
+OURS = "anna@ourco.example"
+RICK = "rick@acme.example"
+
+MARKUP_SUBJECT = "Q1 notes [/] final"
+EXT_SUBJECT = "[ext] Pricing"
+LINK_SUBJECT = "see [link=https://evil.example]the offer[/link] [bold]now"
+MARKUP_NAME = "Rick [red]Sanchez[/red]"
+# ESC colour, an OSC 8 hyperlink, BEL, backspace, a bare CR and a right-to-left override
+CONTROL_SUBJECT = "pay \x1b[31mnow\x1b[0m \x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\ \x07\x08x\rover \u202etxt.exe"
+CONTROL_NAME = "Rick \x1b[2J\u202eSanchez\x07"
+CONTROL_FILENAME = "invoice\x1b]8;;https://evil.example\x07\u202efdp.exe"
+
+# what a terminal would act on: C0 (but tab and line feed), DEL, C1, bidirectional controls
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # rich's own colours and bold
+
+
+def escaped(text: str) -> str:
+    """How SEC-5 shows `text` on one line (the README's convention, written out here apart
+    from the code under test)."""
+    out = []
+    for ch in text:
+        if RAW_CONTROL.match(ch) or ch in "\t\n":
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def terminal_text(raw: str) -> str:
+    """What a terminal shows, for assertions: rich's own styles removed, the terminal's
+    CR LF line ends made LF. A control character still in it came from the data."""
+    return RICH_STYLE.sub("", raw).replace("\r\n", "\n")
+
+
+def raw_message(subject: str, to: str, *, message_id: str, filename: str | None = None) -> bytes:
+    """A BCC'd message with header values written raw (8-bit), as a hostile sender can; the
+    subject as an RFC 2047 encoded word (a bare CR would end a raw header line)."""
+    encoded = "=?utf-8?b?" + base64.b64encode(subject.encode()).decode() + "?="
+    head = (
+        f"From: Anna <{OURS}>\r\nTo: {to}\r\nBcc: log@crm.example.com\r\nSubject: {encoded}\r\n"
+        f"Date: Mon, 01 Jun 2026 09:00:00 +0000\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n"
+    )
+    if filename is None:
+        return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\nHello [b]there[/b]\r\n").encode()
+    return (
+        head + "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n--XX\r\n"
+        f'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="{filename}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def hostile(team):
+    """A CRM with e-mails whose subjects, contact names and file names carry markup and
+    terminal control."""
+    box = make_maildir(
+        team.tmp / "Maildir",
+        {
+            "": [
+                ("1.a:2,S", raw_message(MARKUP_SUBJECT, f'"{MARKUP_NAME}" <{RICK}>', message_id="m1@ourco.example")),
+                ("2.a:2,S", raw_message(EXT_SUBJECT, RICK, message_id="m2@ourco.example")),
+                ("3.a:2,S", raw_message(LINK_SUBJECT, RICK, message_id="m3@ourco.example")),
+                (
+                    "4.a:2,S",
+                    raw_message(
+                        CONTROL_SUBJECT, f'"{CONTROL_NAME}" <zoe@acme.example>', message_id="m4@ourco.example",
+                        filename=CONTROL_FILENAME,
+                    ),
+                ),
+            ]
+        },
+    )
+    result = team.process("ingest", box, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["logged"] == 4
+    return team
+
+
+VIEWS = [
+    ("emails", "list"),
+    ("emails", "show", "m1@ourco.example"),
+    ("emails", "show", "m4@ourco.example"),
+    ("contacts", "list"),
+    ("contacts", "show", RICK),
+    ("contacts", "show", "zoe@acme.example"),
+    ("companies", "show", "acme.example"),
+    ("attribution", "explain", "m4@ourco.example"),
+]
+
+
+def test_sec_5_json_and_the_store_keep_the_exact_text(hostile):
+    emails = {e["message_id"]: e for e in hostile.json("emails", "list")}
+    assert emails["m1@ourco.example"]["subject"] == MARKUP_SUBJECT
+    assert emails["m4@ourco.example"]["subject"] == CONTROL_SUBJECT
+    assert [a["filename"] for a in emails["m4@ourco.example"]["attachments"]] == [CONTROL_FILENAME]
+    names = {c["email"]: c["name"] for c in hostile.json("contacts", "list")}
+    assert names == {RICK: MARKUP_NAME, "zoe@acme.example": CONTROL_NAME}
+
+
+@pytest.mark.parametrize("where", ["pipe", "terminal"])
+def test_sec_5_markup_in_mail_text_is_shown_as_written(hostile, where):
+    """`Q1 notes [/] final` made four views exit 1 with a MarkupError; `[ext]` vanished; a
+    `[red]` name printed red; a `[link=...]` became a terminal hyperlink."""
+    for view in VIEWS:
+        if where == "pipe":
+            result = hostile.process(*view)
+            status, out = result.returncode, result.stdout + result.stderr
+        else:
+            status, raw = hostile.terminal(*view, columns=250)
+            assert "\x1b[31m" not in raw and "\x1b]8;" not in raw, (view, raw)  # no red, no hyperlink
+            out = terminal_text(raw)
+        assert status == 0, (view, out)
+        assert "Traceback" not in out and "MarkupError" not in out
+        shown = {
+            ("emails", "list"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+            ("emails", "show", "m1@ourco.example"): [MARKUP_SUBJECT, "Hello [b]there[/b]"],
+            ("contacts", "list"): [MARKUP_NAME],
+            ("contacts", "show", RICK): [MARKUP_NAME, MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+            ("companies", "show", "acme.example"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+        }.get(view, [])
+        for text in shown:
+            assert text in out, (view, text, out)
+
+
+@pytest.mark.parametrize("where", ["pipe", "terminal"])
+def test_sec_5_control_characters_are_shown_escaped(hostile, where):
+    """ESC sequences, OSC 8, BEL, backspace, CR and U+202E in a subject, a name and an
+    attachment's file name reach no terminal and no pipe as they are."""
+    for view in VIEWS:
+        if where == "pipe":
+            result = hostile.process(*view)
+            status, out = result.returncode, result.stdout + result.stderr
+        else:
+            status, raw = hostile.terminal(*view, columns=400)
+            out = terminal_text(raw)
+        assert status == 0, (view, out)
+        assert not RAW_CONTROL.search(out), (view, RAW_CONTROL.findall(out), out)
+    for view, texts in {
+        ("emails", "list"): [CONTROL_SUBJECT],
+        ("emails", "show", "m4@ourco.example"): [CONTROL_SUBJECT, CONTROL_FILENAME],
+        ("contacts", "list"): [CONTROL_NAME],
+        ("contacts", "show", "zoe@acme.example"): [CONTROL_NAME, CONTROL_SUBJECT],
+    }.items():
+        out = hostile.process(*view).stdout if where == "pipe" else terminal_text(hostile.terminal(*view, columns=400)[1])
+        for text in texts:
+            assert escaped(text) in out, (view, escaped(text), out)
+    assert "\\x1b[31mnow\\x1b[0m" in escaped(CONTROL_SUBJECT) and "\\u202etxt.exe" in escaped(CONTROL_SUBJECT)
+
+
+def test_sec_5_error_messages_show_text_as_written(hostile):
+    """The error handler itself crashed on markup; a bracketed word in an error vanished."""
+    result = hostile.process("emails", "show", "no[/]such@x")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "crmlog: no logged e-mail with id or Message-ID no[/]such@x\n"
+    result = hostile.process("contacts", "show", "[red]x\x1b[2J@acme.example")
+    assert result.returncode == 1
+    assert result.stderr == "crmlog: no contact with e-mail [red]x\\x1b[2J@acme.example\n"
+    status, raw = hostile.terminal("emails", "show", "[bold]gone[/bold]")
+    assert status == 1 and "[bold]gone[/bold]" in terminal_text(raw)
+
+
+def test_sec_5_config_errors_keep_their_bracketed_words(cli):
+    """`unknown key 'forwrd' in ` ended there; `unknown section  (known: ...)` lost its name."""
+    cli.write_config('[addresses]\nbcc = ["log@crm.example.com"]\nforwrd = ["fwd@crm.example.com"]\n')
+    result = cli.process("ingest", cli.tmp)
+    assert result.returncode == 78
+    assert result.stderr.endswith("unknown key 'forwrd' in [addresses]\n"), result.stderr
+    cli.write_config('[adresses]\nbcc = ["log@crm.example.com"]\n')
+    result = cli.process("ingest", cli.tmp)
+    assert result.returncode == 78
+    assert "unknown section [adresses] (known: addresses, contacts, limits, notices, security)" in result.stderr
+    status, raw = cli.terminal("ingest", cli.tmp)
+    assert status == 78 and "unknown section [adresses] (known:" in terminal_text(raw)
+    cli.write_config('[addresses]\nbcc = ["log@crm.example.com"]\n"x\\u001b]8;;http://evil\\u0007" = 1\n')
+    result = cli.process("ingest", cli.tmp)
+    assert result.returncode == 78 and "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "unknown key 'x\\x1b]8;;http://evil\\x07' in [addresses]" in result.stderr
+
+
+def test_sec_5_progress_display_shows_the_folder_as_text(team):
+    """The progress display on a terminal names the folder it reads: brackets as written
+    (`[Gmail]`), control characters escaped."""
+    folder = "[Gmail]\x1b]8;;evil.example\x07 [bold]Sent"  # a file name: no slashes
+    box = make_maildir(team.tmp / "Mail", {f".{folder}": [("1.a:2,S", raw_message("hi", RICK, message_id="p@x"))]})
+    status, raw = team.terminal("ingest", box, columns=400)
+    out = terminal_text(raw)
+    assert status == 0, out
+    assert "\x1b]8;" not in raw and "\x07" not in raw
+    assert f"reading {box}/.[Gmail]\\x1b]8;;evil.example\\x07 [bold]Sent " in out.replace("\r", "\n")
