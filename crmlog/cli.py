@@ -24,14 +24,14 @@ class CrmlogGroup(click.Group):
             return super().invoke(ctx)
         except CrmlogError as exc:
             if ctx.find_root().params.get("debug"):
-                traceback.print_exc()
+                render.debug(traceback.format_exc())
             render.error(exc.message)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug: one line and EX_SOFTWARE, the traceback with --debug
             if ctx.find_root().params.get("debug"):
-                traceback.print_exc()
+                render.debug(traceback.format_exc())
             render.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
             sys.exit(EX_SOFTWARE)
 

@@ -105,6 +105,12 @@ def warn(message: str) -> None:
     _diagnostic(message, "yellow")
 
 
+def debug(trace: str) -> None:
+    """A traceback for `--debug`: its lines may quote a message, so controls are escaped."""
+    sys.stderr.write(shown_text(trace))
+    sys.stderr.flush()
+
+
 def _cell(value: Any) -> str:
     if type(value) is str:
         return shown(value)

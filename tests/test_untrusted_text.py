@@ -6,10 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
+import urllib.parse
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from conftest import make_maildir
+from conftest import Cli, eml, make_maildir
+from crmlog.cli import main
 
 OURS = "anna@ourco.example"
 RICK = "rick@acme.example"
@@ -24,7 +28,7 @@ CONTROL_NAME = "Rick \x1b[2J\u202eSanchez\x07"
 CONTROL_FILENAME = "invoice\x1b]8;;https://evil.example\x07\u202efdp.exe"
 
 # what a terminal would act on: C0 (but tab and line feed), DEL, C1, bidirectional controls
-RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # rich's own colours and bold
 
 
@@ -202,3 +206,119 @@ def test_sec_5_progress_display_shows_the_folder_as_text(team):
     assert status == 0, out
     assert "\x1b]8;" not in raw and "\x07" not in raw
     assert f"reading {box}/.[Gmail]\\x1b]8;;evil.example\\x07 [bold]Sent " in out.replace("\r", "\n")
+
+
+# ------------------------------------------------------------------ any text at all
+
+# Characters the property leans on, beside arbitrary ones: markup, escapes, and every kind of
+# terminal control SEC-5 names.
+NASTY = list("[]/\\=:@\"'") + ["[/]", "[red]", "[link=https://x]", "\x1b", "\x1b[31m", "\x1b]8;;", "\x07",
+                                "\x08", "\r", "\n", "\t", "\x00", "\x7f", "\x9b", "\u202e", "\u2066", "\u2028"]
+ANY = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(NASTY)
+ATEXT = st.sampled_from(list("abcxyz019!#$%&'*=?^_`{|}~-[]/\\\"@ ()<>,;:."))
+
+
+def _text(*, header: str = "") -> st.SearchStrategy[str]:
+    """Arbitrary text, not empty, no white space at either end (header values are stripped).
+    In an encoded `header` (a subject) no line break before white space: that is folding;
+    in a raw one (a name) no CR, LF or NUL at all: they end the line."""
+    text = st.lists(ANY, min_size=1, max_size=6).map("".join)
+    text = text.filter(lambda t: t.strip() == t and t != "")
+    if header == "encoded":
+        text = text.filter(lambda t: not re.search(r"[\r\n][ \t]", t))
+    elif header == "raw":
+        text = text.filter(lambda t: not re.search(r"[\r\n\x00]", t))
+    return text
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ew(value: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+def _property_message(subject: str, name: str, local: str, kept: str, dropped: str) -> bytes:
+    """A BCC'd message from anna to a contact whose name and address are the drawn text,
+    with a small attachment kept and a big one dropped (both named by the drawn text, RFC
+    2231, so that any character survives the trip)."""
+    def part(filename: str, size: int) -> str:
+        return (
+            "--XX\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Disposition: attachment; filename*=utf-8''{urllib.parse.quote(filename, safe='')}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(b"x" * size).decode() + "\r\n"
+        )
+
+    return (
+        f"From: Anna <{OURS}>\r\nTo: {_quoted(name)} <{_quoted(local)}@acme.example>\r\n"
+        f"Bcc: log@crm.example.com\r\nSubject: {_ew(subject)}\r\nDate: Mon, 01 Jun 2026 09:00:00 +0000\r\n"
+        "Message-ID: <prop@ourco.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        "--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n" + part(kept, 10) + part(dropped, 200) + "--XX--\r\n"
+    ).encode()
+
+
+PROPERTY_EXAMPLES = 200
+PROPERTY_VIEWS = [
+    ("users", "list"), ("team-inboxes", "list"), ("deals", "list"), ("contacts", "list"), ("contacts", "show", None),
+    ("companies", "list"), ("companies", "show", "acme.example"), ("emails", "list"), ("emails", "show", "1"),
+    ("rejections",), ("notices",), ("attribution",), ("attribution", "explain", "prop@ourco.example"),
+]
+
+
+@hsettings(max_examples=PROPERTY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    subject=_text(header="encoded"), name=_text(header="raw"), local=st.lists(ATEXT, min_size=1, max_size=8).map("".join),
+    kept=_text(), dropped=_text(), user_name=_text(), deal=_text(),
+)
+def test_sec_5_property_every_view_shows_any_text_literally(tmp_path_factory, subject, name, local, kept, dropped, user_name, deal):
+    """Whatever a message or a command line brings, in subjects, names, addresses and file
+    names: every view exits 0, `--json` gives the exact text back, and the human output, in a
+    pipe and on a terminal, shows it literally, control characters escaped."""
+    cli = Cli(tmp_path_factory.mktemp("prop"))
+    cli.write_config('[addresses]\nbcc = ["log@crm.example.com"]\n[limits]\nmax_attachment_bytes = 100\n')
+    cli("users", "add", OURS, f"--name={user_name}", "--inbox", OURS)
+    email = json.loads(cli("ingest", make_maildir(cli.tmp / "M", {"": [
+        ("1.a:2,S", _property_message(subject, name, local, kept, dropped)),
+        ("2.a:2,S", eml(frm=f"{_quoted(local)}@stranger.example", to=RICK, bcc="log@crm.example.com",
+                        subject="x", message_id="<stranger@x>")),
+    ]}), "--json").stdout)
+    assert (email["logged"], email["rejected"], email["notices"]) == (1, 1, 1), email
+    (contact,) = cli.json("contacts", "list")
+    cli("deals", "add", "--contact", contact["email"], "--", deal)
+
+    # --json and the store keep the text as the parser read it (canonically equivalent, NFC,
+    # as the header decoder gives it; a raw name's white-space controls read as spaces)
+    (logged,) = cli.json("emails", "list")
+    assert logged["subject"] == nfc(subject)
+    assert [a["filename"] for a in logged["attachments"]] == [nfc(kept), nfc(dropped)]
+    assert contact["name"] and contact["email"].endswith("@acme.example")
+    # ... and exactly what came on the command line
+    assert cli.json("users", "list")[0]["name"] == user_name and cli.json("deals", "list")[0]["name"] == deal
+    (rejected,) = cli.json("rejections")
+    (notice,) = cli.json("notices")
+    expected = {
+        ("users", "list"): [user_name],
+        ("deals", "list"): [deal, contact["email"]],
+        ("contacts", "list"): [contact["name"], contact["email"]],
+        ("contacts", "show"): [contact["name"], contact["email"], logged["subject"], deal],
+        ("companies", "show"): [contact["email"], logged["subject"]],
+        ("emails", "list"): [logged["subject"], contact["email"]],
+        ("emails", "show"): [logged["subject"], contact["email"], *(a["filename"] for a in logged["attachments"])],
+        ("rejections",): [rejected["sender"], rejected["reason"]],
+        ("notices",): [notice["detail"]],
+    }
+    for terminal in (False, True):
+        env = {"TTY_COMPATIBLE": "1", "COLUMNS": "20000"} if terminal else {"TTY_COMPATIBLE": "0"}
+        for view in PROPERTY_VIEWS:
+            args = [a if a is not None else contact["email"] for a in view]
+            result = cli.runner.invoke(main, ["--config", str(cli.config), "--db", str(cli.db), *args], env=env)
+            assert result.exit_code == 0, (view, result.output, result.exception)
+            out = terminal_text(result.stdout) if terminal else result.stdout
+            assert not RAW_CONTROL.search(out), (view, out)
+            for text in expected.get(tuple(view[:2]) if len(view) > 1 else view, []):
+                assert escaped(text) in out, (terminal, view, escaped(text), out)
