@@ -146,13 +146,13 @@ def ingest(
                     summary.unreadable += 1
                     summary.problems.append(f"cannot read {item.reason}; it will be tried again next run")
                     continue
-                if isinstance(item, Unaddressed):
-                    message, decision, now = None, SKIPPED, None
+                if isinstance(item, Unaddressed):  # only its header block was read: no clock, no parse
+                    store.skip(item)
+                    summary.count(SKIPPED, 0)
                 else:
                     message, decision = decide_raw(item, store.view(), settings, session_login, caps)
-                    parsed, now = parsed + 1, clock()
-                created = store.apply(item, message, decision, now=now)
-                summary.count(decision, created)
+                    parsed += 1
+                    summary.count(decision, store.apply(item, message, decision, now=clock()))
                 scanned += 1
                 if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
                     store.commit()

@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import filelock
 from tinydb import TinyDB
@@ -575,15 +575,18 @@ class Store:
 
     # ------------------------------------------------------------ ingest
 
-    def apply(self, item: RawMessage | Unaddressed, message: Message | None, decision: Decision, *, now: datetime | None) -> int:
+    def skip(self, item: Unaddressed) -> None:
+        """Record a message whose header block named no logging address (ADDR-2) as decided."""
+        self._mark(item)
+
+    def apply(self, item: RawMessage, message: Message | None, decision: Decision, *, now: datetime) -> int:
         """Record one decided message: its records and its source state go in the same batch.
         Returns the number of contacts created."""
         created = 0
         if isinstance(decision, Accepted):
-            assert message is not None and isinstance(item, RawMessage)
+            assert message is not None  # only a parsed message can be accepted
             created = self._apply_accepted(item, message, decision, now)
         elif isinstance(decision, Rejected):
-            assert isinstance(item, RawMessage)
             self._queue_rejection(
                 {
                     "identity": message.identity if message else raw_identity(item.data),
@@ -669,7 +672,7 @@ class Store:
             "key": raw.key,
             "logged_at": _iso(now),
         }
-        record = {
+        record: dict[str, Any] = {
             "message_id": message.message_id,
             "subject": f.subject if f else message.subject,
             "date": f.date if f else _iso(message.date),
