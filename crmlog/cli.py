@@ -357,9 +357,8 @@ def emails_list(env: Env, as_json, limit):
     if limit is None:
         limit = 0 if as_json else 200
     rows, total = views.emails(env.reader(), limit or None)
-    _show(rows, as_json, "E-mails", ["id", "date", "subject", "from", "user", "path", "contacts"])
-    if not as_json and len(rows) < total:
-        render.text(f"the newest {len(rows):,} of {total:,} e-mails; --limit 0 shows all")
+    title = "E-mails" if len(rows) == total else f"E-mails, the newest of {total:,} (--limit 0 shows all)"
+    _show(rows, as_json, title, ["id", "date", "subject", "from", "user", "path", "contacts"])
 
 
 @emails.command("show")

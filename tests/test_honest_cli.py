@@ -58,6 +58,15 @@ def test_piped_output_convention_title_header_rows_tab_separated(team):
     assert sections[0].splitlines()[1:3] == ["email\tli.wei@acme.example", "name\tLi Wei"]
 
 
+def test_piped_emails_list_says_in_its_title_when_it_shows_only_the_newest(team):
+    box = make_maildir(team.tmp / "Maildir", {"": [(f"{n}.a:2,S", bcc(n, "li.wei@acme.example", f"S{n}")) for n in range(3)]})
+    team.process("ingest", box)
+    lines = team.process("emails", "list", "--limit", "2").stdout.splitlines()
+    assert lines[0] == "# E-mails, the newest of 3 (--limit 0 shows all) (2)"
+    assert len(lines) == 4  # the title, the header row and two rows: nothing else to trip `cut`
+    assert team.process("emails", "list").stdout.splitlines()[0] == "# E-mails (3)"
+
+
 # ------------------------------------------------------------------ usage errors
 
 
