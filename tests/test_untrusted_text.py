@@ -116,28 +116,33 @@ def test_sec_5_json_and_the_store_keep_the_exact_text(hostile):
     assert names == {RICK: MARKUP_NAME, "zoe@acme.example": CONTROL_NAME}
 
 
+def shown_by(cli, view, where: str) -> tuple[int, str, str]:
+    """Run a view as a process with stdout and stderr in a pipe or on a (wide) terminal: its
+    exit status, what it showed (rich's styles removed), and the raw bytes as text."""
+    if where == "pipe":
+        result = cli.process(*view)
+        return result.returncode, result.stdout + result.stderr, result.stdout + result.stderr
+    status, raw = cli.terminal(*view, columns=400)
+    return status, terminal_text(raw), raw
+
+
 @pytest.mark.parametrize("where", ["pipe", "terminal"])
 def test_sec_5_markup_in_mail_text_is_shown_as_written(hostile, where):
     """`Q1 notes [/] final` made four views exit 1 with a MarkupError; `[ext]` vanished; a
     `[red]` name printed red; a `[link=...]` became a terminal hyperlink."""
+    expected = {
+        ("emails", "list"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+        ("emails", "show", "m1@ourco.example"): [MARKUP_SUBJECT, "Hello [b]there[/b]"],
+        ("contacts", "list"): [MARKUP_NAME],
+        ("contacts", "show", RICK): [MARKUP_NAME, MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+        ("companies", "show", "acme.example"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
+    }
     for view in VIEWS:
-        if where == "pipe":
-            result = hostile.process(*view)
-            status, out = result.returncode, result.stdout + result.stderr
-        else:
-            status, raw = hostile.terminal(*view, columns=250)
-            assert "\x1b[31m" not in raw and "\x1b]8;" not in raw, (view, raw)  # no red, no hyperlink
-            out = terminal_text(raw)
+        status, out, raw = shown_by(hostile, view, where)
         assert status == 0, (view, out)
         assert "Traceback" not in out and "MarkupError" not in out
-        shown = {
-            ("emails", "list"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
-            ("emails", "show", "m1@ourco.example"): [MARKUP_SUBJECT, "Hello [b]there[/b]"],
-            ("contacts", "list"): [MARKUP_NAME],
-            ("contacts", "show", RICK): [MARKUP_NAME, MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
-            ("companies", "show", "acme.example"): [MARKUP_SUBJECT, EXT_SUBJECT, LINK_SUBJECT],
-        }.get(view, [])
-        for text in shown:
+        assert "\x1b[31m" not in raw and "\x1b]8;" not in raw, (view, raw)  # no red, no hyperlink
+        for text in expected.get(view, []):
             assert text in out, (view, text, out)
 
 
@@ -145,23 +150,17 @@ def test_sec_5_markup_in_mail_text_is_shown_as_written(hostile, where):
 def test_sec_5_control_characters_are_shown_escaped(hostile, where):
     """ESC sequences, OSC 8, BEL, backspace, CR and U+202E in a subject, a name and an
     attachment's file name reach no terminal and no pipe as they are."""
-    for view in VIEWS:
-        if where == "pipe":
-            result = hostile.process(*view)
-            status, out = result.returncode, result.stdout + result.stderr
-        else:
-            status, raw = hostile.terminal(*view, columns=400)
-            out = terminal_text(raw)
-        assert status == 0, (view, out)
-        assert not RAW_CONTROL.search(out), (view, RAW_CONTROL.findall(out), out)
-    for view, texts in {
+    expected = {
         ("emails", "list"): [CONTROL_SUBJECT],
         ("emails", "show", "m4@ourco.example"): [CONTROL_SUBJECT, CONTROL_FILENAME],
         ("contacts", "list"): [CONTROL_NAME],
         ("contacts", "show", "zoe@acme.example"): [CONTROL_NAME, CONTROL_SUBJECT],
-    }.items():
-        out = hostile.process(*view).stdout if where == "pipe" else terminal_text(hostile.terminal(*view, columns=400)[1])
-        for text in texts:
+    }
+    for view in VIEWS:
+        status, out, _ = shown_by(hostile, view, where)
+        assert status == 0, (view, out)
+        assert not RAW_CONTROL.search(out), (view, RAW_CONTROL.findall(out), out)
+        for text in expected.get(view, []):
             assert escaped(text) in out, (view, escaped(text), out)
     assert "\\x1b[31mnow\\x1b[0m" in escaped(CONTROL_SUBJECT) and "\\u202etxt.exe" in escaped(CONTROL_SUBJECT)
 
