@@ -83,10 +83,21 @@ def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[st
 def authenticated_login(received: tuple[str, ...], trusted: frozenset[str]) -> str:
     """The SASL login of an authenticated submission within the trusted chain, or ""."""
     for value in trusted_chain(received, trusted):
-        m = _AUTH_SENDER.search(value)
-        if m:
-            return m.group(1)
+        login = _submission_login(value)
+        if login:
+            return login
     return ""
+
+
+def _submission_login(value: str) -> str:
+    """The login of `(Authenticated sender: LOGIN)` where the receiving server writes it: in
+    its account of the client, before `by`. What follows `by` quotes the sender's own words
+    (`for <"log+(Authenticated sender: bob)"@crm.example.com>` is a valid recipient), and the
+    part before it holds only what the server checked (a HELO without spaces, a verified name,
+    an address); a Received without `by` is not one our hosts wrote, and proves nothing."""
+    by = _BY.search(value)
+    m = _AUTH_SENDER.search(value, 0, by.start()) if by else None
+    return m.group(1) if m else ""
 
 
 def _same_domain(a: str, b: str) -> bool:

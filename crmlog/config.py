@@ -189,6 +189,7 @@ auto_create_companies = true
 [security]
 require_authenticated_sender = false
 trusted_hosts = []        # your own mail servers' names, as their Received headers say "by NAME"
+                          # (the session user, SESSION, is read only from their Received headers)
 authserv_ids = []         # the id your host writes in Authentication-Results on every message
 
 [notices]

@@ -21,6 +21,11 @@ FORGED_AUTH = f"from x (x [192.0.2.1]) (Authenticated sender: anna) by {MX} (Pos
 FILTER = f"from localhost (localhost [127.0.0.1]) by {MX} (Postfix) with ESMTP id 9; {DATE}"
 LOCAL = f"by {MX} (Postfix, from userid 1000) id 10; {DATE}"
 OTHER_HOST_AUTH = f"from y (y [192.0.2.2]) (Authenticated sender: anna) by mail.elsewhere.example (Postfix) with ESMTPSA id 11; {DATE}"
+# the sender's words inside our own Received: a recipient address may hold any text in quotes
+CLAUSE_IN_RECIPIENT = (
+    f"from evil.example (evil.example [203.0.113.9])\n\tby {MX} (Postfix) with ESMTP id 13\n"
+    f'\tfor <"log+(Authenticated sender: anna)"@crm.example.com>; {DATE}'
+)
 
 
 @pytest.mark.parametrize(
@@ -40,6 +45,9 @@ OTHER_HOST_AUTH = f"from y (y [192.0.2.2]) (Authenticated sender: anna) by mail.
         ((AUTH_AT_MX,), frozenset(), "anna"),  # no trusted hosts: the newest Received only
         ((FROM_OUTSIDE, FORGED_AUTH), frozenset(), ""),
         ((), TRUSTED, ""),
+        ((CLAUSE_IN_RECIPIENT,), TRUSTED, ""),  # our host wrote it, the sender chose the recipient
+        ((CLAUSE_IN_RECIPIENT,), frozenset(), ""),
+        (("(Authenticated sender: anna) from x (x [192.0.2.1])",), frozenset(), ""),  # no `by`: not ours
     ],
 )
 def test_sec_4_authenticated_submission_only_in_the_trusted_chain(received, trusted, login):

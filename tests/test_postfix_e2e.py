@@ -262,3 +262,29 @@ def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_th
     explained = crm.json("attribution", "explain", "e2e-team@ourco.example")
     assert (explained["user"], explained["rule"], explained["session_user"]) == (ANNA, "ATTR-T", None)
     assert "SESSION" not in explained["rules"]
+
+
+@pytest.mark.parametrize("require", ["true", "false"])
+def test_e2e_sec_4_session_a_clause_in_the_recipient_address_proves_nothing(postfix, tmp_path, require):
+    # unauthenticated, from outside, to a recipient whose quoted local part reads
+    # "(Authenticated sender: bob)": Postfix copies it into its own Received (`for <...>`),
+    # inside the trusted chain; it is the sender's text, so it neither proves a submission
+    # (SEC-4) nor chooses the session user
+    crm = Crm(tmp_path, postfix, security=f'trusted_hosts = ["{HOSTNAME}"]\nrequire_authenticated_sender = {require}')
+    crm.run("users", "add", "bob@ourco.example", "--name", "Bob", "--login", "bob")
+    crm.run("team-inboxes", "add", TEAM_INBOX, "--connected-by", ANNA)
+    m = letter("From the team", "<e2e-rcpt@ourco.example>")
+    m.replace_header("From", f"Sales <{TEAM_INBOX}>")
+    m["Cc"] = LOG
+    send(postfix, m, ['"log+(Authenticated sender: bob)"@crm.example.com'])
+    postfix.wait_for_delivery()
+    (raw,) = postfix.delivered(LOG)
+    (newest,) = message_from_bytes(raw, policy=default).get_all("Received")
+    assert f"by {HOSTNAME} (Postfix)" in newest and "(Authenticated sender: bob)" in newest  # in ours, after `by`
+    summary = crm.ingest(postfix.maildir(LOG))
+    if require == "true":
+        assert summary["rejections"] == {"unauthenticated-sender": 1}
+        return
+    assert summary["logged"] == 1
+    explained = crm.json("attribution", "explain", "e2e-rcpt@ourco.example")
+    assert (explained["user"], explained["rule"], explained["session_user"]) == (ANNA, "ATTR-T", None)
