@@ -2,6 +2,7 @@
 that imports click. Every fatal error passes through CrmlogGroup.invoke, once."""
 from __future__ import annotations
 
+import io
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -24,14 +25,19 @@ class CrmlogGroup(click.Group):
             return super().invoke(ctx)
         except CrmlogError as exc:
             if ctx.find_root().params.get("debug"):
-                render.debug(traceback.format_exc())
+                render.stderr_text(traceback.format_exc())
             render.error(exc.message)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
+        except click.ClickException as exc:  # Click's words quote what was typed: a file name from a mail, say
+            words = io.StringIO()
+            exc.show(file=words)
+            render.stderr_text(words.getvalue())
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.Abort, SystemExit, BrokenPipeError):
+            raise  # Click ends a run whose reader closed the pipe quietly, with status 1
         except Exception as exc:  # a bug: one line and EX_SOFTWARE, the traceback with --debug
             if ctx.find_root().params.get("debug"):
-                render.debug(traceback.format_exc())
+                render.stderr_text(traceback.format_exc())
             render.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
             sys.exit(EX_SOFTWARE)
 
@@ -164,7 +170,7 @@ def team_inboxes():
 @pass_env
 def team_inboxes_add(env: Env, address, connected_by):
     """Connect a team inbox."""
-    with env.writer() as store:
+    with env.writer(create=False) as store:
         store.add_team_inbox(address=_address(address), connected_by=_address(connected_by), now=_now())
         store.commit()
     render.text(f"added team inbox {_address(address)}")
@@ -194,7 +200,7 @@ def deals():
 @pass_env
 def deals_add(env: Env, name, contacts, stage, created):
     """Add a deal."""
-    with env.writer() as store:
+    with env.writer(create=False) as store:
         deal_id = store.add_deal(
             name=name,
             contacts=list(dict.fromkeys(_address(c) for c in contacts)),
@@ -297,10 +303,11 @@ def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_
     elif not quiet:
         data = summary.as_json()
         rejections = data.pop("rejections")
+        del data["mailbox_errors"]  # on stderr, below
         title = "Ingest (dry run: nothing written)" if dry_run else "Ingest"
         render.record(title, {**data, **{f"rejected {k}": v for k, v in rejections.items()}})
-    if summary.unread_paths:  # the others were ingested; the bad ones are named last (cli.md)
-        for problem in summary.unread_paths:
+    if summary.mailbox_errors:  # the others were ingested; the bad ones are named last (cli.md)
+        for problem in summary.mailbox_errors:
             render.error(problem)
         sys.exit(MailboxError.exit_code)
 
@@ -375,15 +382,15 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
         render.emit_json({**row, "saved": [str(p) for p in saved]} if save_dir else row)
         return
     render.record(f"E-mail {row['id']}", row, skip=("text", "html", "attachments", "forward"))
-    if row["forward"]:
-        forward = row["forward"]
+    forward = row["forward"]
+    if forward:
         render.record("Forwarded", forward, skip=("note",))
-        if forward.get("note"):
-            render.body("Forward note", forward["note"])
     render.table("Attachments", row["attachments"], ["filename", "content_type", "size", "sha256", "stored"])
+    if save_dir:
+        render.table("Saved", [{"path": str(p)} for p in saved], ["path"])
+    if forward and forward.get("note"):  # running text last: whatever lines it holds, no section follows it
+        render.body("Forward note", forward["note"])
     render.body("Body", row["text"] or row["html"])
-    for p in saved:
-        render.text(f"saved {p}")
 
 
 # ------------------------------------------------------------------ forward diagnostics
@@ -447,7 +454,8 @@ def attribution(ctx: click.Context, since, until, as_json):
     if ctx.invoked_subcommand is not None:
         return
     env = ctx.ensure_object(Env)
-    rows = views.attribution(env.reader(), _when(since, "--since"), _when(until, "--until"))
+    period = _when(since, "--since"), _when(until, "--until")  # a usage error before the database
+    rows = views.attribution(env.reader(), *period)
     if as_json:
         render.emit_json(rows)
         return

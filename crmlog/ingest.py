@@ -48,10 +48,10 @@ class Summary:
     unreadable: int = 0
     rejections: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
-    unread_paths: list[str] = field(default_factory=list)  # mailbox paths that could not be opened
+    mailbox_errors: list[str] = field(default_factory=list)  # one line per mailbox path that could not be opened
 
     def as_json(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems", "unread_paths")}
+        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems")}
         out["rejections"] = dict(sorted(self.rejections.items()))
         return out
 
@@ -108,7 +108,7 @@ def ingest(
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> Summary:
     """Read, decide and store what is new in `paths`. A path that cannot be opened does not
-    stop the others: it is named in `Summary.unread_paths` (the CLI exits 66 at the end);
+    stop the others: it is named in `Summary.mailbox_errors` (the CLI exits 66 at the end);
     when none can be opened, MailboxError (66) before any lock is taken."""
     summary = Summary()
     folders: list[sources.Folder] = []
@@ -116,9 +116,9 @@ def ingest(
         try:
             folders += sources.open_folders(path, fmt)
         except MailboxError as exc:
-            summary.unread_paths.append(exc.message)
+            summary.mailbox_errors.append(exc.message)
     if not folders:
-        raise MailboxError("; ".join(summary.unread_paths) or "no mailbox path given")
+        raise MailboxError("; ".join(summary.mailbox_errors) or "no mailbox path given")
     addressed = HeaderFilter(settings.logging_addresses)
     caps = Caps(attachment_bytes=settings.max_attachment_bytes, body_bytes=settings.max_body_bytes)
     with Store.writer(db_path, lock_timeout=lock_timeout, dry_run=dry_run) as store:

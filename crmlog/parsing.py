@@ -8,6 +8,7 @@ import logging
 import re
 from dataclasses import replace
 from datetime import timezone
+from email.message import Message as MimeMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -229,9 +230,20 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 def unfold(value: str) -> str:
-    """A header value as one line (RFC 5322 2.2.3: a line break before white space is
-    folding, not content): mail-parser hands a folded Subject over with its line breaks."""
+    """A raw header value as one line (RFC 5322 2.2.3: a line break before white space is
+    folding, not content)."""
     return _FOLD.sub("", value) if "\n" in value else value
+
+
+def _subject(msg: MimeMessage) -> str:
+    """The first Subject, unfolded as written and then decoded (RFC 2047 words, or 8-bit
+    bytes as the stdlib hands them over): mail-parser's own subject keeps the folding line
+    breaks, and turns two Subject fields into the text of a Python list."""
+    raw = next((value for name, value in msg.raw_items() if name.lower() == "subject"), None)
+    if raw is None:
+        return ""
+    value = msg.policy.header_fetch_parse("subject", unfold(raw))  # compat32: a Header for 8-bit bytes
+    return str(_mailparser()[3](value)).strip()
 
 
 def _message(mp, data: bytes) -> Message:
@@ -269,7 +281,7 @@ def _message(mp, data: bytes) -> Message:
         identity=message_id or raw_identity(data),
         message_id=message_id,
         date=date,
-        subject=unfold(str(mp.subject or "")).strip(),
+        subject=_subject(msg),
         sender=senders[0] if senders else None,
         to=addresses("to"),
         cc=addresses("cc"),

@@ -26,20 +26,37 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 # rich is imported where it is first used: a cron run that prints nothing never loads it.
-RICH_TABLE_ROWS = 2000  # longer listings on a terminal are printed as plain columns (rich takes ~1 ms a row)
+RICH_TABLE_ROWS = 2000  # longer listings get the piped layout on a terminal too (rich takes ~1 ms a row)
+MIN_COLUMN_WIDTH = 6  # a terminal narrower than this per column gets the piped layout (rich would drop columns)
 
-# What a terminal would act on rather than show: C0 controls, DEL, C1 controls, the Arabic
-# letter mark, the bidirectional marks, embeddings, overrides and isolates, the line and
-# paragraph separators, and lone surrogates (undecodable bytes of a message, which no
-# terminal encoding can carry).
-_OTHER_CONTROLS = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
-_IN_LINE = re.compile(f"[\x00-\x1f{_OTHER_CONTROLS}]")
-_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER_CONTROLS}]")  # tab and line feed kept
+# What a terminal would act on, or hide, rather than show: the C0 and C1 controls and DEL
+# (Unicode's Cc), the invisible format characters (Cf: the bidirectional marks, embeddings,
+# overrides and isolates, zero-width spaces, the byte order mark, the soft hyphen, tag
+# characters, ...) but the zero-width joiner and non-joiner, which emoji and many scripts need
+# to be read at all, the line and paragraph separators, and lone surrogates (undecodable bytes
+# of a message, which no terminal encoding can carry). The Cf ranges are Unicode 14's.
+_FORMAT = (
+    "\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_OTHER = f"\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff"
+_IN_LINE = re.compile(f"[\x00-\x1f{_OTHER}]")
+_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}]")  # tab and line feed kept
+_IN_JSON = re.compile(f"[{_OTHER}]")  # JSON escapes C0 itself
 
 
 def _escaped(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON writes a character beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def shown(value: str) -> str:
@@ -54,6 +71,15 @@ def shown_text(value: str) -> str:
     if "\r" in value:
         value = value.replace("\r\n", "\n")
     return _IN_TEXT.sub(_escaped, value) if _IN_TEXT.search(value) else value
+
+
+def json_for_terminal(document: bytes) -> bytes:
+    """UTF-8 JSON whose strings carry no raw character a terminal would act on: JSON escapes
+    C0 controls itself; DEL, C1 controls, format characters and the line and paragraph
+    separators become \\u escapes, which decode to the same text (SEC-5: `--json` keeps the
+    exact text and is safe to print)."""
+    text = document.decode("utf-8")
+    return _IN_JSON.sub(_json_escaped, text).encode("utf-8") if _IN_JSON.search(text) else document
 
 
 def _to_terminal(stream: TextIO) -> bool:
@@ -83,7 +109,7 @@ def _text(value: str, style: str = "") -> Text:
 
 def emit_json(obj: Any) -> None:
     sys.stdout.flush()
-    sys.stdout.buffer.write(jsonio.dumps(obj, indent=True) + b"\n")
+    sys.stdout.buffer.write(json_for_terminal(jsonio.dumps(obj, indent=True)) + b"\n")
     sys.stdout.buffer.flush()
 
 
@@ -105,8 +131,9 @@ def warn(message: str) -> None:
     _diagnostic(message, "yellow")
 
 
-def debug(trace: str) -> None:
-    """A traceback for `--debug`: its lines may quote a message, so controls are escaped."""
+def stderr_text(trace: str) -> None:
+    """Lines for stderr that may quote a message or what was typed (a traceback for
+    `--debug`, Click's usage message): control characters escaped, as ever."""
     sys.stderr.write(shown_text(trace))
     sys.stderr.flush()
 
@@ -131,18 +158,16 @@ def _piped_line(fields: Sequence[str]) -> str:
 
 
 def table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """A listing: a rich table on a terminal (plain columns past RICH_TABLE_ROWS), else
-    tab-separated rows under a header row."""
-    if not _to_terminal(sys.stdout):
+    """A listing: a rich table on a terminal wide enough for its columns; else, and for very
+    long listings, tab-separated rows under a header row, nothing cut."""
+    console = _console(sys.stdout) if _to_terminal(sys.stdout) else None
+    if console is None or len(rows) > RICH_TABLE_ROWS or console.width < MIN_COLUMN_WIDTH * len(columns):
         out = [f"# {shown(title)} ({len(rows):,})\n", _piped_line(columns)]
         out += [_piped_line([_cell(r.get(c)) for c in columns]) for r in rows]
         _write_section("".join(out))
         return
     if not rows:
-        _console(sys.stdout).print(_text(f"{title}: none"))
-        return
-    if len(rows) > RICH_TABLE_ROWS:
-        _plain_columns(title, rows, columns)
+        console.print(_text(f"{title}: none"))
         return
     from rich.table import Table
     from rich.text import Text
@@ -152,31 +177,18 @@ def table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) ->
         t.add_column(Text(c), overflow="fold")  # on a screen too, a long value wraps, never cut
     for r in rows:
         t.add_row(*(Text(_cell(r.get(c))) for c in columns), end_section=False)
-    _console(sys.stdout).print(t)
+    console.print(t)
 
 
-_sections_written = 0
+_last_section_to: list[TextIO] = []  # the stream the last piped section went to
 
 
 def _write_section(text: str) -> None:
-    """A piped section, after an empty line if one came before it."""
-    global _sections_written
-    sys.stdout.write(("\n" if _sections_written else "") + text)
-    sys.stdout.flush()
-    _sections_written += 1
-
-
-def _plain_columns(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], widest: int = 40) -> None:
-    """Aligned columns without rich, for listings too long to lay out as a rich table on a
-    terminal: built a column at a time (a row at a time is three times slower). A cell
-    wider than `widest` ends in an ellipsis here; in a pipe nothing is cut."""
-    cols = []
-    for c in columns:
-        cells = [_cell(r.get(c)) for r in rows]
-        width = min(widest, max(len(c), *map(len, cells)))
-        cells = [v.ljust(width) if len(v) <= width else v[: width - 1] + "…" for v in cells]
-        cols.append([c.ljust(width), "-" * width, *cells])
-    sys.stdout.write(f"{shown(title)} ({len(rows):,})\n" + "\n".join("  ".join(line).rstrip() for line in zip(*cols)) + "\n")
+    """A piped section, after an empty line if one came before it on the same stream."""
+    out = sys.stdout
+    out.write(("\n" if _last_section_to and _last_section_to[0] is out else "") + text)
+    out.flush()
+    _last_section_to[:] = [out]
 
 
 def record(title: str, fields: dict[str, Any], skip: Sequence[str] = ()) -> None:

@@ -293,7 +293,9 @@ class Store:
             data = _load(self.path)
             upgraded = write and _upgrade(data)
             self._storage = AtomicJSONStorage(str(self.path), data)
-            self._storage.dirty = upgraded
+            # an upgrade is written by the first commit; so is a new database, even with
+            # nothing in it yet (an ingest that found nothing has still made the CRM)
+            self._storage.dirty = upgraded or (write and not self.path.exists())
         except BaseException:
             self.close()
             raise

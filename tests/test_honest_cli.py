@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import tomllib
 
 import pytest
@@ -67,6 +68,24 @@ def test_piped_emails_list_says_in_its_title_when_it_shows_only_the_newest(team)
     assert team.process("emails", "list").stdout.splitlines()[0] == "# E-mails (3)"
 
 
+def test_a_terminal_too_narrow_for_the_columns_gets_every_value_whole(team):
+    """rich drops whole columns it cannot fit: a 30-column terminal showed no name, no seat."""
+    status, raw = team.terminal("users", "list", columns=30)
+    assert status == 0
+    rows = raw.replace("\r\n", "\n").splitlines()
+    assert rows[1].split("\t") == ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"]
+    assert rows[2].split("\t") == ["1", "anna@ourco.example", "Anna", "anna@ourco.example", "", "anna", "full", "yes"]
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(team):
+    """`crmlog contacts list | head -1`: no "internal error: BrokenPipeError" (exit 70)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before crmlog writes anything
+    proc = subprocess.run(team.argv("users", "list"), stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write)
+    assert (proc.returncode, proc.stderr) == (1, "")
+
+
 # ------------------------------------------------------------------ usage errors
 
 
@@ -111,16 +130,35 @@ VIEWS = [
 ]
 
 
-@pytest.mark.parametrize("args", [*VIEWS, ("deals", "close", "1", "--won")], ids=" ".join)
+EDITS = [
+    ("deals", "close", "1", "--won"),
+    ("deals", "add", "Pilot", "--contact", "li.wei@acme.example"),
+    ("team-inboxes", "add", "sales@ourco.example", "--connected-by", "anna@ourco.example"),
+]
+
+
+@pytest.mark.parametrize("args", [*VIEWS, *EDITS], ids=" ".join)
 def test_a_mistyped_db_is_not_an_empty_crm(cli, args):
-    """A view (or an edit of existing records) on a database that does not exist exits 66
-    naming the path, and creates nothing."""
+    """A view or an edit on a database that does not exist exits 66 naming the path, and
+    creates nothing (only `users add` and `ingest` start a CRM)."""
     typo = cli.tmp / "data" / "crn.json"
     result = cli.process("--db", str(typo), *args)
     assert result.returncode == 66, result
     assert result.stdout == ""
     assert result.stderr.startswith(f"crmlog: no database at {typo} ")
     assert not typo.parent.exists()
+
+
+def test_an_ingest_that_finds_nothing_still_makes_the_crm(cli):
+    cli.init()
+    assert cli.process("ingest", make_maildir(cli.tmp / "Maildir", {"": []})).returncode == 0
+    result = cli.process("rejections", "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+
+
+def test_attribution_dates_are_checked_before_the_database(cli):
+    result = cli.process("attribution", "--since", "last tuesday")
+    assert result.returncode == 2 and "--since: 'last tuesday' is not an ISO 8601 date" in result.stderr
 
 
 # ------------------------------------------------------------------ several mailboxes
@@ -134,7 +172,8 @@ def test_one_missing_mailbox_does_not_stop_the_others(team):
     mbox.write_bytes(b"From x Mon Jun  1 09:00:00 2026\n" + bcc(2, "hans@beispiel.example") + b"\n")
     result = team.process("ingest", missing, box, mbox, "--json")
     assert result.returncode == 66
-    assert json.loads(result.stdout)["logged"] == 2
+    summary = json.loads(result.stdout)
+    assert (summary["logged"], summary["mailbox_errors"]) == (2, [f"mailbox not found: {missing}"])
     assert result.stderr == f"crmlog: mailbox not found: {missing}\n"
     assert {e["message_id"] for e in team.json("emails", "list")} == {"m1@ourco.example", "m2@ourco.example"}
     again = team.process("ingest", box, missing, "--quiet")  # cron: the error still reaches cron's mail

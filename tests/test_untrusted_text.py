@@ -27,21 +27,31 @@ CONTROL_SUBJECT = "pay \x1b[31mnow\x1b[0m \x1b]8;;https://evil.example\x1b\\here
 CONTROL_NAME = "Rick \x1b[2J\u202eSanchez\x07"
 CONTROL_FILENAME = "invoice\x1b]8;;https://evil.example\x07\u202efdp.exe"
 
-# what a terminal would act on: C0 (but tab and line feed), DEL, C1, bidirectional controls
-RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # rich's own colours and bold
 
 
+def unsafe(ch: str) -> bool:
+    """What SEC-5 keeps from a terminal, by Unicode's own categories (the README's words,
+    written out here apart from the code under test): controls (Cc), format characters (Cf)
+    but the zero-width joiner and non-joiner, line and paragraph separators, surrogates."""
+    category = unicodedata.category(ch)
+    return category in ("Cc", "Zl", "Zp", "Cs") or (category == "Cf" and ch not in "\u200c\u200d")
+
+
+def raw_controls(out: str) -> list[str]:
+    """The characters of `out` a terminal would act on, but for the line feed and tab."""
+    return [ch for ch in out if unsafe(ch) and ch not in "\n\t"]
+
+
 def escaped(text: str) -> str:
-    """How SEC-5 shows `text` on one line (the README's convention, written out here apart
-    from the code under test)."""
-    out = []
-    for ch in text:
-        if RAW_CONTROL.match(ch) or ch in "\t\n":
-            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """How SEC-5 shows `text` on one line: `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`."""
+    def one(ch: str) -> str:
+        code = ord(ch)
+        if not unsafe(ch):
+            return ch
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+    return "".join(map(one, text))
 
 
 def terminal_text(raw: str) -> str:
@@ -157,12 +167,37 @@ def test_sec_5_control_characters_are_shown_escaped(hostile, where):
         ("contacts", "show", "zoe@acme.example"): [CONTROL_NAME, CONTROL_SUBJECT],
     }
     for view in VIEWS:
-        status, out, _ = shown_by(hostile, view, where)
+        status, out, raw = shown_by(hostile, view, where)
         assert status == 0, (view, out)
-        assert not RAW_CONTROL.search(out), (view, RAW_CONTROL.findall(out), out)
+        assert not raw_controls(out), (view, raw_controls(out), out)
         for text in expected.get(view, []):
             assert escaped(text) in out, (view, escaped(text), out)
-    assert "\\x1b[31mnow\\x1b[0m" in escaped(CONTROL_SUBJECT) and "\\u202etxt.exe" in escaped(CONTROL_SUBJECT)
+        # nor did the data's own colour sequences pass as rich's (stripped above)
+        assert "\x1b[31mnow" not in raw and "\x1b[2J" not in raw, (view, raw)
+
+
+def test_sec_5_json_escapes_what_a_terminal_would_act_on_and_keeps_the_text(hostile):
+    """`--json` on a terminal: JSON itself escapes C0 controls only; DEL, C1 controls, the
+    bidi controls and the line separators leave as \\u escapes, which read back exactly."""
+    raw = hostile.process("emails", "show", "m4@ourco.example", "--json").stdout
+    assert not raw_controls(raw)
+    assert "\\u202e" in raw and "\\u001b" in raw
+    assert json.loads(raw)["subject"] == CONTROL_SUBJECT
+    assert json.loads(hostile.process("contacts", "list", "--json").stdout)[1]["name"] == CONTROL_NAME
+
+
+def test_sec_5_clicks_own_errors_show_what_was_typed_escaped(hostile):
+    """A file name a mail client saved from an attachment, given to `forwards parse`, came
+    back raw in Click's `Invalid value` and `unexpected extra argument` messages."""
+    named = hostile.tmp / "invoice\x1b]8;;evil.example\x07\u202efdp.eml"  # a file name: no slashes
+    result = hostile.process("forwards", "parse", named)
+    assert result.returncode == 2
+    assert not raw_controls(result.stderr)
+    assert escaped(str(named)) in result.stderr
+    named.write_bytes(b"From: a@b.example\n\nx\n")
+    result = hostile.process("forwards", "parse", named, named)
+    assert result.returncode == 2 and "Got unexpected extra argument" in result.stderr
+    assert not raw_controls(result.stderr) and "\\u202efdp.eml" in result.stderr
 
 
 def test_sec_5_error_messages_show_text_as_written(hostile):
@@ -217,15 +252,12 @@ ANY = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(NASTY)
 ATEXT = st.sampled_from(list("abcxyz019!#$%&'*=?^_`{|}~-[]/\\\"@ ()<>,;:."))
 
 
-def _text(*, header: str = "") -> st.SearchStrategy[str]:
-    """Arbitrary text, not empty, no white space at either end (header values are stripped).
-    In an encoded `header` (a subject) no line break before white space: that is folding;
-    in a raw one (a name) no CR, LF or NUL at all: they end the line."""
+def _text(*, raw_header: bool = False) -> st.SearchStrategy[str]:
+    """Arbitrary text, not empty, no white space at either end (header values are stripped);
+    for a raw header value (a name) no CR, LF or NUL, which end the line."""
     text = st.lists(ANY, min_size=1, max_size=6).map("".join)
     text = text.filter(lambda t: t.strip() == t and t != "")
-    if header == "encoded":
-        text = text.filter(lambda t: not re.search(r"[\r\n][ \t]", t))
-    elif header == "raw":
+    if raw_header:
         text = text.filter(lambda t: not re.search(r"[\r\n\x00]", t))
     return text
 
@@ -271,7 +303,7 @@ PROPERTY_VIEWS = [
 
 @hsettings(max_examples=PROPERTY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    subject=_text(header="encoded"), name=_text(header="raw"), local=st.lists(ATEXT, min_size=1, max_size=8).map("".join),
+    subject=_text(), name=_text(raw_header=True), local=st.lists(ATEXT, min_size=1, max_size=8).map("".join),
     kept=_text(), dropped=_text(), user_name=_text(), deal=_text(),
 )
 def test_sec_5_property_every_view_shows_any_text_literally(tmp_path_factory, subject, name, local, kept, dropped, user_name, deal):
@@ -318,6 +350,9 @@ def test_sec_5_property_every_view_shows_any_text_literally(tmp_path_factory, su
             result = cli.runner.invoke(main, ["--config", str(cli.config), "--db", str(cli.db), *args], env=env)
             assert result.exit_code == 0, (view, result.output, result.exception)
             out = terminal_text(result.stdout) if terminal else result.stdout
-            assert not RAW_CONTROL.search(out), (view, out)
+            assert not raw_controls(out), (view, out)
+            assert out.startswith("# ") or terminal, out  # a piped listing starts with its title
             for text in expected.get(tuple(view[:2]) if len(view) > 1 else view, []):
                 assert escaped(text) in out, (terminal, view, escaped(text), out)
+            json_out = cli.runner.invoke(main, ["--config", str(cli.config), "--db", str(cli.db), *args, "--json"], env=env)
+            assert not [ch for ch in json_out.stdout if unsafe(ch) and ch != "\n"], (view, json_out.stdout)
