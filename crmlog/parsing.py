@@ -112,7 +112,7 @@ def _headers_only(data: bytes) -> Message | None:
             identity=message_id or raw_identity(data),
             message_id=message_id,
             date=date,
-            subject=unfold(str(h.get("subject") or ""))[:500],
+            subject=_subject(h)[:500],
             sender=Address(email=email) if email else None,
             defects=("unparseable",),
         )
@@ -229,7 +229,7 @@ def _received_for(value: str) -> list[str]:
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
-def unfold(value: str) -> str:
+def _unfold(value: str) -> str:
     """A raw header value as one line (RFC 5322 2.2.3: a line break before white space is
     folding, not content)."""
     return _FOLD.sub("", value) if "\n" in value else value
@@ -242,7 +242,7 @@ def _subject(msg: MimeMessage) -> str:
     raw = next((value for name, value in msg.raw_items() if name.lower() == "subject"), None)
     if raw is None:
         return ""
-    value = msg.policy.header_fetch_parse("subject", unfold(raw))  # compat32: a Header for 8-bit bytes
+    value = msg.policy.header_fetch_parse("subject", _unfold(raw))  # compat32: a Header for 8-bit bytes
     return str(_mailparser()[3](value)).strip()
 
 

@@ -2,9 +2,10 @@
 document for scripts. The only module that imports rich.
 
 SEC-5: every value printed here may come from a message or a configuration, so none is ever
-read as markup (rich gets `Text`, never a markup string) and no control character reaches
-the terminal: C0 and C1 controls, DEL, the bidirectional controls and lone surrogates are
-written as `\\xNN` / `\\uNNNN`, in a pipe as on a terminal. `--json` keeps the exact text.
+read as markup (rich gets `Text`, never a markup string) and no character a terminal would act
+on or hide reaches it (the controls, the format characters but the zero-width joiners, the
+line separators, lone surrogates: _UNSAFE_RANGES): they are written as `\\xNN`, `\\uNNNN` or
+`\\UNNNNNNNN`, in a pipe as on a terminal. `--json` keeps the exact text, as JSON escapes.
 
 Human output to a pipe or file (`crmlog users list | grep ...`) is never cut: each section
 is a `# Title (N)` line, then a header row and one row per record, the fields separated by

@@ -241,27 +241,45 @@ def test_e2e_sec_4_forged_authentication_from_outside_is_rejected(postfix, tmp_p
 TEAM_INBOX = "sales@ourco.example"
 
 
-@pytest.mark.parametrize("trusted_hosts", [f'["{HOSTNAME}"]', "[]"], ids=["trusted-hosts", "no-trusted-hosts"])
-def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_the_connector(postfix, tmp_path, trusted_hosts):
-    # a team-inbox message relayed from outside (127.0.0.1 is not a trusted host) carrying an
-    # older Received that claims bob authenticated at our own host: SESSION must not read it,
-    # so ATTR-T credits anna, who connected the inbox
-    crm = Crm(tmp_path, postfix, security=f"trusted_hosts = {trusted_hosts}")
+def team_inbox_crm(tmp_path, postfix, security: str) -> Crm:
+    """Anna connected the team inbox; bob could be chosen by a forged SASL login."""
+    crm = Crm(tmp_path, postfix, security=security)
     crm.run("users", "add", "bob@ourco.example", "--name", "Bob", "--login", "bob")
     crm.run("team-inboxes", "add", TEAM_INBOX, "--connected-by", ANNA)
-    m = letter("From the team", "<e2e-team@ourco.example>")
+    return crm
+
+
+def delivered_team_letter(postfix, message_id: str, recipients: list[str], **headers: str) -> list[str]:
+    """Send a letter From the team inbox from 127.0.0.1 (an outside host: not trusted) and
+    return the Received headers of the copy delivered to the logging address."""
+    m = letter("From the team", f"<{message_id}>")
     m.replace_header("From", f"Sales <{TEAM_INBOX}>")
-    m["Received"] = f"from laptop (unknown [10.0.0.5]) (Authenticated sender: bob) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
-    send(postfix, m, ["li.wei@acme.example", LOG])
+    for name, value in headers.items():
+        m[name] = value
+    send(postfix, m, recipients)
     postfix.wait_for_delivery()
     (raw,) = postfix.delivered(LOG)
-    newest, forged = message_from_bytes(raw, policy=default).get_all("Received")
-    assert "[127.0.0.1]" in newest and f"by {HOSTNAME} (Postfix)" in newest  # Postfix's own, from outside
-    assert "(Authenticated sender: bob)" in forged and "Authenticated sender" not in newest
-    assert crm.ingest(postfix.maildir(LOG))["logged"] == 1
-    explained = crm.json("attribution", "explain", "e2e-team@ourco.example")
+    return message_from_bytes(raw, policy=default).get_all("Received")
+
+
+def assert_credited_to_the_connector(crm: Crm, message_id: str) -> None:
+    explained = crm.json("attribution", "explain", message_id)
     assert (explained["user"], explained["rule"], explained["session_user"]) == (ANNA, "ATTR-T", None)
     assert "SESSION" not in explained["rules"]
+
+
+@pytest.mark.parametrize("trusted_hosts", [f'["{HOSTNAME}"]', "[]"], ids=["trusted-hosts", "no-trusted-hosts"])
+def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_the_connector(postfix, tmp_path, trusted_hosts):
+    # a team-inbox message relayed from outside carrying an older Received that claims bob
+    # authenticated at our own host: SESSION must not read it, so ATTR-T credits anna, who
+    # connected the inbox
+    crm = team_inbox_crm(tmp_path, postfix, f"trusted_hosts = {trusted_hosts}")
+    forged = f"from laptop (unknown [10.0.0.5]) (Authenticated sender: bob) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
+    newest, older = delivered_team_letter(postfix, "e2e-team@ourco.example", ["li.wei@acme.example", LOG], Received=forged)
+    assert "[127.0.0.1]" in newest and f"by {HOSTNAME} (Postfix)" in newest  # Postfix's own, from outside
+    assert "(Authenticated sender: bob)" in older and "Authenticated sender" not in newest
+    assert crm.ingest(postfix.maildir(LOG))["logged"] == 1
+    assert_credited_to_the_connector(crm, "e2e-team@ourco.example")
 
 
 @pytest.mark.parametrize("require", ["true", "false"])
@@ -270,21 +288,14 @@ def test_e2e_sec_4_session_a_clause_in_the_recipient_address_proves_nothing(post
     # "(Authenticated sender: bob)": Postfix copies it into its own Received (`for <...>`),
     # inside the trusted chain; it is the sender's text, so it neither proves a submission
     # (SEC-4) nor chooses the session user
-    crm = Crm(tmp_path, postfix, security=f'trusted_hosts = ["{HOSTNAME}"]\nrequire_authenticated_sender = {require}')
-    crm.run("users", "add", "bob@ourco.example", "--name", "Bob", "--login", "bob")
-    crm.run("team-inboxes", "add", TEAM_INBOX, "--connected-by", ANNA)
-    m = letter("From the team", "<e2e-rcpt@ourco.example>")
-    m.replace_header("From", f"Sales <{TEAM_INBOX}>")
-    m["Cc"] = LOG
-    send(postfix, m, ['"log+(Authenticated sender: bob)"@crm.example.com'])
-    postfix.wait_for_delivery()
-    (raw,) = postfix.delivered(LOG)
-    (newest,) = message_from_bytes(raw, policy=default).get_all("Received")
+    crm = team_inbox_crm(tmp_path, postfix, f'trusted_hosts = ["{HOSTNAME}"]\nrequire_authenticated_sender = {require}')
+    (newest,) = delivered_team_letter(
+        postfix, "e2e-rcpt@ourco.example", ['"log+(Authenticated sender: bob)"@crm.example.com'], Cc=LOG
+    )
     assert f"by {HOSTNAME} (Postfix)" in newest and "(Authenticated sender: bob)" in newest  # in ours, after `by`
     summary = crm.ingest(postfix.maildir(LOG))
     if require == "true":
         assert summary["rejections"] == {"unauthenticated-sender": 1}
         return
     assert summary["logged"] == 1
-    explained = crm.json("attribution", "explain", "e2e-rcpt@ourco.example")
-    assert (explained["user"], explained["rule"], explained["session_user"]) == (ANNA, "ATTR-T", None)
+    assert_credited_to_the_connector(crm, "e2e-rcpt@ourco.example")
