@@ -1,0 +1,4 @@
+"""The command line (`crmlog`): see app.py."""
+from .app import main
+
+__all__ = ["main"]

@@ -1,0 +1,93 @@
+"""What every command shares: the root group's error handling (every fatal error passes
+through CrmlogGroup.invoke, once), the environment (configuration and database paths), and
+the option and value helpers."""
+from __future__ import annotations
+
+import io
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from .. import config, render
+from ..errors import CrmlogError, UsageError
+from ..model import normalize_email
+from ..store import Store
+
+EX_SOFTWARE = 70
+
+
+class CrmlogGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CrmlogError as exc:
+            if ctx.find_root().params.get("debug"):
+                render.stderr_text(traceback.format_exc())
+            render.error(exc.message)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # Click's words quote what was typed: a file name from a mail, say
+            words = io.StringIO()
+            exc.show(file=words)
+            render.stderr_text(words.getvalue())
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.Abort, SystemExit, BrokenPipeError):
+            raise  # Click ends a run whose reader closed the pipe quietly, with status 1
+        except Exception as exc:  # a bug: one line and EX_SOFTWARE, the traceback with --debug
+            if ctx.find_root().params.get("debug"):
+                render.stderr_text(traceback.format_exc())
+            render.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+            sys.exit(EX_SOFTWARE)
+
+
+class Env:
+    def __init__(self, config_path: str | None, db_path: str | None):
+        self.config_path = Path(config_path).expanduser() if config_path else config.default_config_path()
+        self.db_path = Path(db_path).expanduser() if db_path else config.default_db_path()
+
+    def settings(self):
+        return config.load(self.config_path)
+
+    def reader(self) -> Store:
+        """The database of a view; one that does not exist is NoDatabase (66)."""
+        return Store.reader(self.db_path)
+
+    def writer(self, *, create: bool = True) -> Store:
+        """The database of an edit, under the lock; `create=False` where the records edited
+        can only exist in an existing database."""
+        return Store.writer(self.db_path, create=create)
+
+
+pass_env = click.make_pass_decorator(Env)
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def email_address(value: str, what: str = "address") -> str:
+    email = normalize_email(value)
+    if not email:
+        raise UsageError(f"{value!r} is not an e-mail {what}")
+    return email
+
+
+def iso_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is not an ISO 8601 date or date-time") from None
+    return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
+
+
+def listing(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[str]) -> None:
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.table(title, rows, columns)

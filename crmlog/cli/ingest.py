@@ -1,0 +1,58 @@
+"""`crmlog ingest`: the cron job, with its progress display and summary."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import render
+from ..errors import MailboxError
+from ..ingest import BATCH_SIZE, Batch, ingest as run_ingest
+from .base import Env, json_option, pass_env
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))  # 66, not 2 (cli.md)
+@click.option("--format", "fmt", type=click.Choice(["auto", "maildir", "mbox"]), default="auto", show_default=True)
+@click.option("--user", "login", default="", help="The login of the mailbox's owner (SESSION).")
+@click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")
+@click.option("--reprocess", is_flag=True, help="Read again messages decided on before.")
+@click.option("--lock-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for another run.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
+    help="Parsed messages per atomic write (a crash redoes at most this many).",
+)
+@json_option
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (for cron).")
+@pass_env
+def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_size, as_json, quiet):
+    """Log the messages of Maildirs or mbox files addressed to a logging address."""
+    settings = env.settings()
+    with render.progress(not (quiet or as_json), "reading") as shown:
+        summary = run_ingest(
+            paths,
+            settings=settings,
+            db_path=env.db_path,
+            fmt=fmt,
+            session_login=login,
+            dry_run=dry_run,
+            reprocess=reprocess,
+            lock_timeout=lock_timeout,
+            batch=Batch(parsed=batch_size),
+            progress=shown.message,
+            on_folder=shown.folder,
+        )
+    for problem in summary.problems:
+        render.warn(problem)
+    if as_json:
+        render.emit_json(summary.as_json())
+    elif not quiet:
+        data = summary.as_json()
+        rejections = data.pop("rejections")
+        del data["mailbox_errors"]  # on stderr, below
+        title = "Ingest (dry run: nothing written)" if dry_run else "Ingest"
+        render.record(title, {**data, **{f"rejected {k}": v for k, v in rejections.items()}})
+    if summary.mailbox_errors:  # the others were ingested; the bad ones are named last (cli.md)
+        for problem in summary.mailbox_errors:
+            render.error(problem)
+        sys.exit(MailboxError.exit_code)

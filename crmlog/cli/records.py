@@ -1,0 +1,161 @@
+"""The CRM's records: deals, companies, contacts and logged e-mails."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import render, views
+from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
+
+
+@click.group()
+def deals():
+    """Deals."""
+
+
+@deals.command("add")
+@click.argument("name")
+@click.option("--contact", "contacts", multiple=True, required=True, help="A contact's e-mail (repeatable).")
+@click.option("--stage", type=click.Choice(["open", "won", "lost"]), default="open", show_default=True)
+@click.option("--created", help="Creation time, ISO 8601 (default: now).")
+@pass_env
+def deals_add(env: Env, name, contacts, stage, created):
+    """Add a deal."""
+    with env.writer(create=False) as store:
+        deal_id = store.add_deal(
+            name=name,
+            contacts=list(dict.fromkeys(email_address(c) for c in contacts)),
+            stage=stage,
+            created=iso_time(created, "--created") or utc_now(),
+        )
+        store.commit()
+    render.text(f"added deal {deal_id}: {name}")
+
+
+@deals.command("list")
+@json_option
+@pass_env
+def deals_list(env: Env, as_json):
+    """List deals."""
+    listing(views.deals(env.reader()), as_json, "Deals", ["id", "name", "stage", "created", "contacts"])
+
+
+@deals.command("close")
+@click.argument("deal_id", type=int)
+@click.option("--won", is_flag=True, help="The deal was won.")
+@click.option("--lost", is_flag=True, help="The deal was lost.")
+@pass_env
+def deals_close(env: Env, deal_id, won, lost):
+    """Close a deal as won or lost."""
+    if won == lost:
+        raise click.UsageError("--won and --lost contradict each other: say one" if won else "say --won or --lost")
+    stage = "won" if won else "lost"
+    with env.writer(create=False) as store:
+        store.close_deal(deal_id, stage)
+        store.commit()
+    render.text(f"deal {deal_id} {stage}")
+
+
+@click.group()
+def companies():
+    """Companies."""
+
+
+@companies.command("list")
+@json_option
+@pass_env
+def companies_list(env: Env, as_json):
+    """List companies."""
+    listing(views.companies(env.reader()), as_json, "Companies", ["domain", "name", "contacts", "emails"])
+
+
+@companies.command("show")
+@click.argument("domain")
+@json_option
+@pass_env
+def companiesshow(env: Env, domain, as_json):
+    """Show a company, its contacts and e-mails."""
+    row = views.company(env.reader(), domain)
+    if as_json:
+        render.emit_json(row)
+    else:
+        render.record(f"Company {row['domain']}", row, skip=("emails",))
+        render.table("E-mails", row["emails"], ["id", "date", "subject", "path", "user"])
+
+@click.group()
+def contacts():
+    """Contacts."""
+
+
+CONTACT_COLUMNS = ["email", "name", "company", "source", "emails"]
+
+
+@contacts.command("list")
+@json_option
+@pass_env
+def contacts_list(env: Env, as_json):
+    """List contacts."""
+    listing(views.contacts(env.reader()), as_json, "Contacts", CONTACT_COLUMNS)
+
+
+@contacts.command("show")
+@click.argument("email", required=False)
+@json_option
+@pass_env
+def contactsshow(env: Env, email, as_json):
+    """Show a contact with its deals and logged e-mails (every contact without EMAIL)."""
+    store = env.reader()
+    if email is None:
+        listing(views.contacts(store), as_json, "Contacts", CONTACT_COLUMNS)
+        return
+    row = views.contact(store, email)
+    if as_json:
+        render.emit_json(row)
+    else:
+        render.record(f"Contact {row['email']}", row, skip=("emails", "deals"))
+        render.table("Deals", row["deals"], ["id", "name", "stage"])
+        render.table("E-mails", row["emails"], ["id", "date", "subject", "path", "user"])
+
+
+@click.group()
+def emails():
+    """Logged e-mails."""
+
+
+@emails.command("list")
+@json_option
+@click.option("--limit", type=click.IntRange(min=0), help="Show the newest N (0: all). Default: all with --json, else 200.")
+@pass_env
+def emails_list(env: Env, as_json, limit):
+    """List logged e-mails, newest first."""
+    if limit is None:
+        limit = 0 if as_json else 200
+    rows, total = views.emails(env.reader(), limit or None)
+    title = "E-mails" if len(rows) == total else f"E-mails, the newest of {total:,} (--limit 0 shows all)"
+    listing(rows, as_json, title, ["id", "date", "subject", "from", "user", "path", "contacts"])
+
+
+@emails.command("show")
+@click.argument("id_or_message_id")
+@json_option
+@click.option("--save-attachments", "save_dir", type=click.Path(file_okay=False), help="Write the stored attachments into DIR.")
+@pass_env
+def emailsshow(env: Env, id_or_message_id, as_json, save_dir):
+    """Show one logged e-mail (by id or Message-ID)."""
+    store = env.reader()
+    row = views.email_detail(store, id_or_message_id)
+    saved = store.save_attachments(row["attachments"], Path(save_dir)) if save_dir else []
+    if as_json:
+        render.emit_json({**row, "saved": [str(p) for p in saved]} if save_dir else row)
+        return
+    render.record(f"E-mail {row['id']}", row, skip=("text", "html", "attachments", "forward"))
+    forward = row["forward"]
+    if forward:
+        render.record("Forwarded", forward, skip=("note",))
+    render.table("Attachments", row["attachments"], ["filename", "content_type", "size", "sha256", "stored"])
+    if save_dir:
+        render.table("Saved", [{"path": str(p)} for p in saved], ["path"])
+    if forward and forward.get("note"):  # running text last: whatever lines it holds, no section follows it
+        render.body("Forward note", forward["note"])
+    render.body("Body", row["text"] or row["html"])
