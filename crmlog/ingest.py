@@ -132,7 +132,7 @@ def ingest(
             if on_folder:
                 on_folder(folder.source)
             if folder.kind == "maildir":
-                decided, listed = store.maildir_keys(folder.source), set()
+                decided, listed = store.sources.maildir_keys(folder.source), set()
 
                 def seen(key: str) -> bool:
                     listed.add(key)
@@ -140,7 +140,7 @@ def ingest(
 
                 items = folder.messages(addressed, seen=seen)
             else:
-                items = folder.messages(addressed, resume=None if reprocess else store.mbox_resume(folder.source))
+                items = folder.messages(addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source))
             for item in items:
                 if isinstance(item, Unreadable):
                     summary.unreadable += 1
@@ -160,7 +160,7 @@ def ingest(
                 if progress:
                     progress()
             if folder.kind == "maildir":
-                store.keep_keys(folder.source, listed)
+                store.sources.keep_keys(folder.source, listed)
         store.commit()
         if not dry_run and (settings.mail_notices or settings.daily_summary):
             mail_notices(store, settings, clock(), summary)

@@ -9,8 +9,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "crmlog"
 OWNERS = {
     "mailparser": {"parsing.py"},
-    "tinydb": {"store.py"},
-    "filelock": {"store.py"},
+    "tinydb": {"store"},
+    "filelock": {"store"},
     "rich": {"render.py"},
     "click": {"cli"},  # a sub-package counts as one owner
     "publicsuffixlist": {"companies.py"},
