@@ -14,7 +14,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import corpus_files
 from crmlog.forward_layouts import LANGUAGES
-from crmlog.forwards import addresses, inspect_raw, is_forward_subject, parse_date, read_forward, strip_prefixes
+from crmlog.forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
+from crmlog.forwards import inspect_raw, read_forward
 from crmlog.model import Address, Rejected
 from crmlog.views import forward_report
 

