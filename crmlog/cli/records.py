@@ -74,7 +74,7 @@ def companies_list(env: Env, as_json):
 @click.argument("domain")
 @json_option
 @pass_env
-def companiesshow(env: Env, domain, as_json):
+def companies_show(env: Env, domain, as_json):
     """Show a company, its contacts and e-mails."""
     row = views.company(env.reader(), domain)
     if as_json:
@@ -103,7 +103,7 @@ def contacts_list(env: Env, as_json):
 @click.argument("email", required=False)
 @json_option
 @pass_env
-def contactsshow(env: Env, email, as_json):
+def contacts_show(env: Env, email, as_json):
     """Show a contact with its deals and logged e-mails (every contact without EMAIL)."""
     store = env.reader()
     if email is None:
@@ -141,7 +141,7 @@ def emails_list(env: Env, as_json, limit):
 @json_option
 @click.option("--save-attachments", "save_dir", type=click.Path(file_okay=False), help="Write the stored attachments into DIR.")
 @pass_env
-def emailsshow(env: Env, id_or_message_id, as_json, save_dir):
+def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     """Show one logged e-mail (by id or Message-ID)."""
     store = env.reader()
     row = views.email_detail(store, id_or_message_id)
