@@ -156,7 +156,7 @@ def crmlog_run(c: Crmlog, *args: str) -> tuple[float, float, object]:
 def build_views_db(c: Crmlog, n: int) -> None:
     """n logged e-mails written through the store as ingest writes them (rules included),
     without mail-parser: messages are built as values."""
-    from crmlog import rules
+    from crmlog.rules import decide as rules
     from crmlog.config import load
     from crmlog.model import Address, Message, RawMessage
     from crmlog.store import Store

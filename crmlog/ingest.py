@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import notify, rules, sources
-from .attribution import session_user
-from .caps import Caps
+from . import notify
+from . import rules
+from .read import sources
+from .rules.attribution import session_user
+from .read.caps import Caps
 from .errors import MailboxError, UsageError
 from .model import (
     Accepted,
@@ -24,7 +26,7 @@ from .model import (
     Unaddressed,
     Unreadable,
 )
-from .parsing import HeaderFilter, ParseError, parse
+from .parse import HeaderFilter, ParseError, parse
 from .store import Store
 
 SKIPPED = Skipped()

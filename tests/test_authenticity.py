@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmlog.authenticity import authenticated_login, passed_for_domain, trusted_chain
+from crmlog.rules.authenticity import authenticated_login, passed_for_domain, trusted_chain
 
 MX = "mx.ourco.example"
 SUBMIT = "submit.ourco.example"

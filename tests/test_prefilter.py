@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import FWD, LOG, ROOT, corpus_files, corpus_or_skip
-from crmlog.headerblock import header_block, header_block_end
-from crmlog.parsing import HeaderFilter, ParseError, parse
+from crmlog.read.headerblock import header_block, header_block_end
+from crmlog.parse import HeaderFilter, ParseError, parse
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import make_corpus  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import eml
-from crmlog.attribution import attribute, session_user
+from crmlog.rules.attribution import attribute, session_user
 from crmlog.model import (
     Accepted,
     Address,
@@ -28,8 +28,8 @@ from crmlog.model import (
     TeamInbox,
     User,
 )
-from crmlog.parsing import parse
-from crmlog.rules import decide, is_never_logged
+from crmlog.parse import parse
+from crmlog.rules.engine import decide, is_never_logged
 
 LOG, FWD = "log@crm.example.com", "fwd@crm.example.com"
 SETTINGS = Settings(bcc=(LOG,), forward=(FWD,), max_body_bytes=1000, max_attachment_bytes=100)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import CORPUS, corpus_or_skip, eml, make_maildir
 from crmlog.errors import MailboxError
-from crmlog.sources import maildir_key, open_folders
+from crmlog.read.sources import maildir_key, open_folders
 
 
 def everything(head: bytes) -> bool:

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 
 import click
 
-from .. import config, render
+from .. import config
+from ..show import render
 from ..errors import CrmlogError, UsageError
 from ..model import normalize_email
 from ..store import Store

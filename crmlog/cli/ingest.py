@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .. import render
+from ..show import render
 from ..errors import MailboxError
 from ..ingest import BATCH_SIZE, Batch, ingest as run_ingest
 from .base import Env, json_option, pass_env

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .. import render, views
+from ..show import render
+from ..show import views
 from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
 
 

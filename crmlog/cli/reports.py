@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .. import render, views
+from ..show import render
+from ..show import views
 from ..model import Code
 from .base import Env, iso_time, json_option, listing, pass_env
 
@@ -19,7 +20,7 @@ def forwards_group():
 def forwards_parse(file, as_json):
     """Find the forwarded message in FILE (a raw message; - or nothing: stdin) as the forward
     path would, and say what it found or why it would not log it. Needs no database."""
-    from .. import forwards  # its pattern tables load only for this command and the forward path
+    from ..rules import forwards
 
     row = views.forward_report(forwards.inspect_raw(file.read()))
     if as_json:

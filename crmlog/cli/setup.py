@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import click
 
-from .. import config, render, views
+from .. import config
+from ..show import render
+from ..show import views
 from ..model import normalize_login
 from .base import Env, email_address, json_option, listing, pass_env, utc_now
 

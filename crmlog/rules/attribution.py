@@ -1,7 +1,7 @@
 """ATTR and SESSION: which user gets the credit for a logged e-mail. Pure functions."""
 from __future__ import annotations
 
-from .model import Attribution, Code, Rejected, TeamInbox, User, normalize_login
+from ..model import Attribution, Code, Rejected, TeamInbox, User, normalize_login
 
 
 def session_user(users: tuple[User, ...], login: str) -> User | None:

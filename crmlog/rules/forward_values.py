@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from .forward_layouts import LANGUAGES
-from .model import Address, normalize_email
+from ..model import Address, normalize_email
 
 
 def alternation(phrases: set[str]) -> str:

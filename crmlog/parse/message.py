@@ -14,9 +14,9 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
-from .caps import Caps, CutPart, OverCap, Trimmed, trim
-from .headerblock import BOM, header_block
-from .model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
+from ..read.caps import Caps, CutPart, OverCap, Trimmed, trim
+from ..read.headerblock import BOM, header_block
+from ..model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
 ENVELOPE_HEADERS = (

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
 
-from . import jsonio
+from .. import jsonio
 
 if TYPE_CHECKING:
     from rich.console import Console

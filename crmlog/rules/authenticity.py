@@ -27,7 +27,7 @@ import ipaddress
 import re
 
 from .companies import registrable_domain
-from .model import Message, email_domain
+from ..model import Message, email_domain
 
 _BY = re.compile(r"\bby\s+([^\s;()\[\]]+)", re.I)
 # `from HELO (NAME [IP])`, `from HELO ([IP])`, `from NAME [IP]`: the receiving server's own

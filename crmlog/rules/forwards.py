@@ -18,8 +18,8 @@ from dataclasses import replace
 from .forward_landmarks import HEADER_LOOKAHEAD, INVISIBLE, LANGS_OF_LABEL, Header, Landmark, Line, Separator, Wrote, landmarks, lines_of
 from .forward_layouts import CC, DATE, FROM, SUBJECT, TO
 from .forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
-from .model import Address, Attachment, Code, Forwarded, Message, Rejected
-from .parsing import ParseError, html_to_text, parse
+from ..model import Address, Attachment, Code, Forwarded, Message, Rejected
+from ..parse import ParseError, html_to_text, parse
 
 
 def _not_recognized(reason: str) -> Rejected:

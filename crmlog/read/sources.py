@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from .caps import HEADER_BYTES
-from .errors import MailboxError
+from ..errors import MailboxError
 from .headerblock import header_block_end
-from .model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
+from ..model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
 
 HEAD_READ = 16_384  # first read of a Maildir file: the header block of nearly every message
 MBOX_CHUNK = 1 << 20

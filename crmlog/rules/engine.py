@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from .attribution import attribute, session_user
 from .authenticity import authenticated_login, sender_authenticated
 from .companies import company_domain
-from .model import (
+from ..model import (
     Accepted,
     Address,
     Attachment,
