@@ -14,6 +14,7 @@ Prints, as messages/s and as ratios:
   e-mails, against the time to load that database's JSON;
 - and whether each target of the performance issue holds.
 The corpus generator is benchmarks/make_corpus.py (deterministic)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import make_corpus  # noqa: E402
-from make_corpus import FWD, LOG, USERS  # noqa: E402
+import make_corpus
+from make_corpus import FWD, LOG, USERS
 
 ADDRESSES = (LOG.encode(), FWD.encode())
 TAGGED = re.compile(rb"(?:log|fwd)\+[^@\s<>]*@crm\.example\.com")
@@ -156,26 +157,38 @@ def crmlog_run(c: Crmlog, *args: str) -> tuple[float, float, object]:
 def build_views_db(c: Crmlog, n: int) -> None:
     """n logged e-mails written through the store as ingest writes them (rules included),
     without mail-parser: messages are built as values."""
-    from crmlog.rules import decide as rules
     from crmlog.config import load
     from crmlog.model import Address, Message, RawMessage
+    from crmlog.rules import decide as rules
     from crmlog.store import Store
 
     settings = load(Path(c.env[1]))
     rng = random.Random(7)
-    contacts = [f"{make_corpus.FIRST[i % 12]}.{i}@{make_corpus.DOMAINS[i % len(make_corpus.DOMAINS)]}" for i in range(n // 5)]
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    contacts = [
+        f"{make_corpus.FIRST[i % 12]}.{i}@{make_corpus.DOMAINS[i % len(make_corpus.DOMAINS)]}" for i in range(n // 5)
+    ]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     with Store.writer(c.db) as store:
         for k in range(n // 50):  # a deal for one contact in ten
-            store.add_deal(name=f"Deal {k}", contacts=[contacts[k * 10]], stage=rng.choice(["open", "open", "won", "lost"]), created=start + timedelta(hours=k))
+            store.add_deal(
+                name=f"Deal {k}",
+                contacts=[contacts[k * 10]],
+                stage=rng.choice(["open", "open", "won", "lost"]),
+                created=start + timedelta(hours=k),
+            )
         store.commit()
         for i in range(n):
             to = tuple(Address(email=e, name="") for e in rng.sample(contacts, rng.choice([1, 1, 2, 3])))
             text = "\n".join(rng.choice(make_corpus.TEXT["en"][2]) for _ in range(rng.randint(5, 60)))
             message = Message(
-                identity=f"view.{i}@ourco.example", message_id=f"view.{i}@ourco.example",
-                date=start + timedelta(minutes=5 * i), subject=rng.choice(make_corpus.SUBJECTS),
-                sender=Address(email=rng.choice(USERS)), to=to, bcc=(Address(email=LOG),), text=text,
+                identity=f"view.{i}@ourco.example",
+                message_id=f"view.{i}@ourco.example",
+                date=start + timedelta(minutes=5 * i),
+                subject=rng.choice(make_corpus.SUBJECTS),
+                sender=Address(email=rng.choice(USERS)),
+                to=to,
+                bcc=(Address(email=LOG),),
+                text=text,
                 body_bytes=len(text),
             )
             decision = rules.decide(message, store.view(), settings)
@@ -237,7 +250,10 @@ def main() -> None:
         t_stat, _ = best_of(3, stat_walk, maildir)
         say("baseline: list + stat every file", f"{n / t_stat:10,.0f} msg/s  ({t_stat:.2f} s)")
         t_scan, hits = best_of(3, header_scan, files)
-        say("baseline: header scan (bytes, no parse)", f"{n / t_scan:10,.0f} msg/s  ({t_scan:.2f} s, {len(hits):,} hits)")
+        say(
+            "baseline: header scan (bytes, no parse)",
+            f"{n / t_scan:10,.0f} msg/s  ({t_scan:.2f} s, {len(hits):,} hits)",
+        )
         t_both, _ = best_of(2, scan_and_parse, files)
         say("baseline: header scan + mail-parser on hits", f"{n / t_both:10,.0f} msg/s  ({t_both:.2f} s)")
 
@@ -245,23 +261,39 @@ def main() -> None:
         c = Crmlog(work, f"db-{n}")
         c.fresh()
         t_cold, m_cold, s = crmlog_run(c, "ingest", str(maildir), "--json", "--quiet")
-        say("crmlog ingest, cold", f"{n / t_cold:10,.0f} msg/s  ({t_cold:.2f} s, peak {m_cold:.0f} MB; "
-            f"logged {s['logged']:,}, rejected {s['rejected']:,}, skipped {s['skipped']:,})")
+        say(
+            "crmlog ingest, cold",
+            f"{n / t_cold:10,.0f} msg/s  ({t_cold:.2f} s, peak {m_cold:.0f} MB; "
+            f"logged {s['logged']:,}, rejected {s['rejected']:,}, skipped {s['skipped']:,})",
+        )
         say("  ratio to header scan + mail-parser on hits", f"{t_cold / t_both:10.2f} x")
-        checks.append(("cold ingest within 1.5x of header scan + mail-parser on hits", t_cold <= 1.5 * t_both, f"{t_cold / t_both:.2f}x"))
+        checks.append(
+            (
+                "cold ingest within 1.5x of header scan + mail-parser on hits",
+                t_cold <= 1.5 * t_both,
+                f"{t_cold / t_both:.2f}x",
+            )
+        )
         checks.append(("peak memory of the cold ingest under 200 MB", m_cold < 200, f"{m_cold:.0f} MB"))
         t_re, m_re, s = crmlog_run(c, "ingest", str(maildir), "--json", "--quiet")
         assert s["scanned"] == 0, s
         say("crmlog ingest, rescan with nothing new", f"{n / t_re:10,.0f} msg/s  ({t_re:.2f} s, peak {m_re:.0f} MB)")
         say("  ratio to list + stat", f"{t_re / t_stat:10.2f} x")
-        checks.append(("rescan with nothing new within 1.5x the stat walk", t_re <= 1.5 * t_stat, f"{t_re / t_stat:.2f}x"))
+        checks.append(
+            ("rescan with nothing new within 1.5x the stat walk", t_re <= 1.5 * t_stat, f"{t_re / t_stat:.2f}x")
+        )
         new = max(1, n // 100)
         added = make_corpus.write_maildir(maildir, new, a.addressed, start=n)
-        t_new, m_new, s = crmlog_run(c, "ingest", str(maildir), "--json", "--quiet")
+        t_new, _m_new, s = crmlog_run(c, "ingest", str(maildir), "--json", "--quiet")
         for p in added:  # the corpus as it was, for the next run of this script
             p.unlink()
-        say(f"crmlog ingest, +1% new ({new:,} messages)", f"{t_new:10.2f} s   ({t_new / t_cold * 100:.1f}% of cold; logged {s['logged']}, scanned {s['scanned']:,})")
-        checks.append(("+1% new messages under 5% of the cold ingest", t_new < 0.05 * t_cold, f"{t_new / t_cold * 100:.1f}%"))
+        say(
+            f"crmlog ingest, +1% new ({new:,} messages)",
+            f"{t_new:10.2f} s   ({t_new / t_cold * 100:.1f}% of cold; logged {s['logged']}, scanned {s['scanned']:,})",
+        )
+        checks.append(
+            ("+1% new messages under 5% of the cold ingest", t_new < 0.05 * t_cold, f"{t_new / t_cold * 100:.1f}%")
+        )
         db_size = c.db.stat().st_size
         packs = sum(p.stat().st_size for p in (c.db.parent / "crm.bodies").glob("*"))
         say("  database / body packs", f"{db_size / 1e6:.1f} MB / {packs / 1e6:.1f} MB")
@@ -275,8 +307,13 @@ def main() -> None:
             m = Crmlog(work, "db-mbox")
             m.fresh()
             t, peak, s = crmlog_run(m, "ingest", str(mbox), "--json", "--quiet")
-            say(f"crmlog ingest, {size / 1e9:.1f} GB mbox, cold", f"{count / t:10,.0f} msg/s  ({t:.1f} s, {size / t / 1e6:.0f} MB/s, peak {peak:.0f} MB; logged {s['logged']:,})")
-            checks.append((f"peak memory of the {size / 1e9:.1f} GB mbox ingest under 200 MB", peak < 200, f"{peak:.0f} MB"))
+            say(
+                f"crmlog ingest, {size / 1e9:.1f} GB mbox, cold",
+                f"{count / t:10,.0f} msg/s  ({t:.1f} s, {size / t / 1e6:.0f} MB/s, peak {peak:.0f} MB; logged {s['logged']:,})",
+            )
+            checks.append(
+                (f"peak memory of the {size / 1e9:.1f} GB mbox ingest under 200 MB", peak < 200, f"{peak:.0f} MB")
+            )
             t, peak, s = crmlog_run(m, "ingest", str(mbox), "--json", "--quiet")
             say("crmlog ingest, the mbox rescanned", f"{t:10.2f} s   (scanned {s['scanned']}, peak {peak:.0f} MB)")
             mbox.unlink()
@@ -299,7 +336,10 @@ def main() -> None:
         g = Crmlog(work, "db-big")
         g.fresh()
         t, peak, s = crmlog_run(g, "ingest", str(big), "--json", "--quiet")
-        say(f"crmlog ingest, one {(big / 'new' / 'big.eml').stat().st_size / 1e6:.0f} MB message", f"{t:10.2f} s   (peak {peak:.0f} MB; logged {s['logged']})")
+        say(
+            f"crmlog ingest, one {(big / 'new' / 'big.eml').stat().st_size / 1e6:.0f} MB message",
+            f"{t:10.2f} s   (peak {peak:.0f} MB; logged {s['logged']})",
+        )
         shutil.rmtree(big)
 
         # views on a big database
@@ -314,15 +354,29 @@ def main() -> None:
             loads = json_load_times(v.db)
             for k, secs in loads.items():
                 say(f"  {k} of the database", f"{secs:10.2f} s")
-            t_load, _, _ = run_measured([sys.executable, "-c", "import orjson,sys; orjson.loads(open(sys.argv[1],'rb').read())", str(v.db)])
+            t_load, _, _ = run_measured(
+                [sys.executable, "-c", "import orjson,sys; orjson.loads(open(sys.argv[1],'rb').read())", str(v.db)]
+            )
             say("  a new process that loads it (orjson)", f"{t_load:10.2f} s")
             busiest = "li.0@acme.example"
-            for args in (("contacts", "show", busiest, "--json"), ("contacts", "show", busiest), ("emails", "list", "--json"),
-                         ("emails", "list"), ("attribution", "--json"), ("attribution",), ("contacts", "list", "--json")):
+            for args in (
+                ("contacts", "show", busiest, "--json"),
+                ("contacts", "show", busiest),
+                ("emails", "list", "--json"),
+                ("emails", "list"),
+                ("attribution", "--json"),
+                ("attribution",),
+                ("contacts", "list", "--json"),
+            ):
                 t, peak, _ = crmlog_run(v, *args)
                 say(f"  crmlog {' '.join(args)}", f"{t:10.2f} s   ({t / t_load:.1f}x the load, peak {peak:.0f} MB)")
-                if args[0] in ("contacts", "emails", "attribution") and "list" not in args[:2] or args[:2] == ("emails", "list"):
-                    checks.append((f"crmlog {' '.join(args)} on {a.views:,} e-mails under 1.5 s", t < 1.5, f"{t:.2f} s"))
+                if (args[0] in ("contacts", "emails", "attribution") and "list" not in args[:2]) or args[:2] == (
+                    "emails",
+                    "list",
+                ):
+                    checks.append(
+                        (f"crmlog {' '.join(args)} on {a.views:,} e-mails under 1.5 s", t < 1.5, f"{t:.2f} s")
+                    )
     finally:
         if not a.keep and not a.workdir:
             shutil.rmtree(work, ignore_errors=True)

@@ -18,13 +18,14 @@ What it holds, so that timings mean something:
 - near misses that must be skipped: the address in a Subject, a Reply-To, a Message-ID, a
   longer domain (`log@crm.example.community`), a longer local part (`blog@...`).
 """
+
 from __future__ import annotations
 
 import argparse
 import base64
 import quopri
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -32,39 +33,123 @@ LOG = "log@crm.example.com"
 FWD = "fwd@crm.example.com"
 USERS = ["anna@ourco.example", "ben@ourco.example", "carla@ourco.example", "dev@ourco.example"]
 DOMAINS = [
-    "acme.example", "beispiel-gmbh.de", "mail.globex.co.uk", "gmail.com", "initech.example",
-    "qq.com", "umbrella.example", "163.com", "yandex.ru", "example.co.jp", "web.de", "outlook.com",
+    "acme.example",
+    "beispiel-gmbh.de",
+    "mail.globex.co.uk",
+    "gmail.com",
+    "initech.example",
+    "qq.com",
+    "umbrella.example",
+    "163.com",
+    "yandex.ru",
+    "example.co.jp",
+    "web.de",
+    "outlook.com",
 ]
 FIRST = ["li", "hans", "maria", "wang", "john", "sofia", "ken", "fatima", "olga", "pierre", "yuki", "juergen"]
 FOLDERS = ["", ".Sent", ".Archive", ".Archive.2025", ".Lists.vendors"]
 FLAGS = ["S", "RS", "S", "FS", "", "ST", "S", "RS"]
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 TEXT = {  # (charset, transfer encoding choices, phrases)
-    "en": ("utf-8", ("7bit", "quoted-printable"), [
-        "Thanks for the quick reply.", "Please find the revised quote attached.", "Can we move the meeting to Thursday?",
-        "The pilot results look promising.", "Let me know if you need anything else.", "Our legal team reviewed the contract.",
-        "We would like to order another 500 units.", "The drawings are in the shared folder.", "Best regards,"]),
-    "de": ("iso-8859-1", ("quoted-printable", "8bit"), [
-        "Vielen Dank für Ihre schnelle Antwort.", "Anbei das überarbeitete Angebot.", "Können wir den Termin auf Donnerstag verschieben?",
-        "Die Ergebnisse des Pilotprojekts sind vielversprechend.", "Mit freundlichen Grüßen", "Bitte prüfen Sie die Zeichnungen."]),
-    "zh": ("gb2312", ("base64",), [
-        "感谢您的快速回复。", "请查收附件中的修订报价。", "我们可以把会议改到星期四吗？", "试点结果看起来很有希望。", "此致敬礼", "合同已经由法务部审阅。"]),
-    "ru": ("koi8-r", ("8bit", "base64"), [
-        "Спасибо за быстрый ответ.", "Во вложении обновлённое предложение.", "Можем ли мы перенести встречу на четверг?", "С уважением,"]),
-    "ja": ("shift_jis", ("base64",), [
-        "早速のご返信ありがとうございます。", "修正した見積書を添付いたします。", "木曜日に会議を移動できますか。", "よろしくお願いいたします。"]),
-    "fr": ("windows-1252", ("quoted-printable",), [
-        "Merci pour votre réponse rapide.", "Veuillez trouver ci-joint le devis révisé.", "Cordialement,", "Pouvons-nous décaler la réunion à jeudi ?"]),
-    "utf8": ("utf-8", ("8bit", "base64"), [
-        "Grüße aus München — 谢谢 — спасибо.", "Price: 1 200 € / ¥ 9 800.", "Ünïcödé everywhere ✓", "Kind regards,"]),
+    "en": (
+        "utf-8",
+        ("7bit", "quoted-printable"),
+        [
+            "Thanks for the quick reply.",
+            "Please find the revised quote attached.",
+            "Can we move the meeting to Thursday?",
+            "The pilot results look promising.",
+            "Let me know if you need anything else.",
+            "Our legal team reviewed the contract.",
+            "We would like to order another 500 units.",
+            "The drawings are in the shared folder.",
+            "Best regards,",
+        ],
+    ),
+    "de": (
+        "iso-8859-1",
+        ("quoted-printable", "8bit"),
+        [
+            "Vielen Dank für Ihre schnelle Antwort.",
+            "Anbei das überarbeitete Angebot.",
+            "Können wir den Termin auf Donnerstag verschieben?",
+            "Die Ergebnisse des Pilotprojekts sind vielversprechend.",
+            "Mit freundlichen Grüßen",
+            "Bitte prüfen Sie die Zeichnungen.",
+        ],
+    ),
+    "zh": (
+        "gb2312",
+        ("base64",),
+        [
+            "感谢您的快速回复。",
+            "请查收附件中的修订报价。",
+            "我们可以把会议改到星期四吗？",
+            "试点结果看起来很有希望。",
+            "此致敬礼",
+            "合同已经由法务部审阅。",
+        ],
+    ),
+    "ru": (
+        "koi8-r",
+        ("8bit", "base64"),
+        [
+            "Спасибо за быстрый ответ.",
+            "Во вложении обновлённое предложение.",
+            "Можем ли мы перенести встречу на четверг?",
+            "С уважением,",
+        ],
+    ),
+    "ja": (
+        "shift_jis",
+        ("base64",),
+        [
+            "早速のご返信ありがとうございます。",
+            "修正した見積書を添付いたします。",
+            "木曜日に会議を移動できますか。",
+            "よろしくお願いいたします。",
+        ],
+    ),
+    "fr": (
+        "windows-1252",
+        ("quoted-printable",),
+        [
+            "Merci pour votre réponse rapide.",
+            "Veuillez trouver ci-joint le devis révisé.",
+            "Cordialement,",
+            "Pouvons-nous décaler la réunion à jeudi ?",
+        ],
+    ),
+    "utf8": (
+        "utf-8",
+        ("8bit", "base64"),
+        ["Grüße aus München — 谢谢 — спасибо.", "Price: 1 200 € / ¥ 9 800.", "Ünïcödé everywhere ✓", "Kind regards,"],
+    ),
 }
 LANGS = list(TEXT)
 LANG_WEIGHTS = [50, 15, 10, 5, 5, 5, 10]
-SUBJECTS = ["Quote for the pilot", "Re: Meeting next week", "Angebot Nr. 4711", "报价单", "Re: Vertrag", "Invoice 2026-03",
-            "Drawings rev. B", "Re: Follow-up", "Предложение", "見積もりの件", "Order confirmation", "Re: Re: schedule"]
-ATTACHMENTS = [("application/pdf", "quote.pdf"), ("image/png", "drawing.png"), ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "contract.docx"),
-               ("application/vnd.ms-excel", "prices.xls"), ("application/zip", "files.zip")]
+SUBJECTS = [
+    "Quote for the pilot",
+    "Re: Meeting next week",
+    "Angebot Nr. 4711",
+    "报价单",
+    "Re: Vertrag",
+    "Invoice 2026-03",
+    "Drawings rev. B",
+    "Re: Follow-up",
+    "Предложение",
+    "見積もりの件",
+    "Order confirmation",
+    "Re: Re: schedule",
+]
+ATTACHMENTS = [
+    ("application/pdf", "quote.pdf"),
+    ("image/png", "drawing.png"),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "contract.docx"),
+    ("application/vnd.ms-excel", "prices.xls"),
+    ("application/zip", "files.zip"),
+]
 
 
 def person(rng: random.Random) -> str:
@@ -87,7 +172,9 @@ def encoded_word(text: str, rng: random.Random) -> str:
 
 def named(address: str, rng: random.Random) -> str:
     local = address.split("@")[0]
-    name = " ".join(p.capitalize() for p in local.split(".")[:1]) + rng.choice([" Müller", " Wang", " Smith", " 李", ""])
+    name = " ".join(p.capitalize() for p in local.split(".")[:1]) + rng.choice(
+        [" Müller", " Wang", " Smith", " 李", ""]
+    )
     return f"{encoded_word(name, rng)} <{address}>" if rng.random() < 0.8 else address
 
 
@@ -115,11 +202,16 @@ def encode_part(text: str, charset: str, cte: str) -> tuple[str, bytes]:
 def text_part(text: str, lang: str, rng: random.Random, subtype: str = "plain") -> bytes:
     charset, ctes, _ = TEXT[lang]
     cte, payload = encode_part(text, charset, rng.choice(ctes))
-    return (f"Content-Type: text/{subtype}; charset=\"{charset}\"\nContent-Transfer-Encoding: {cte}\n\n").encode() + payload
+    return (
+        f'Content-Type: text/{subtype}; charset="{charset}"\nContent-Transfer-Encoding: {cte}\n\n'
+    ).encode() + payload
 
 
 def html_of(text: str) -> str:
-    rows = "".join(f'<p class="MsoNormal" style="margin:0cm;font-family:Calibri,sans-serif;font-size:11pt">{line}</p>\n' for line in text.splitlines())
+    rows = "".join(
+        f'<p class="MsoNormal" style="margin:0cm;font-family:Calibri,sans-serif;font-size:11pt">{line}</p>\n'
+        for line in text.splitlines()
+    )
     return (
         '<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta http-equiv="Content-Type" content="text/html">'
         '<style><!-- p.MsoNormal {margin:0cm; font-size:11.0pt; font-family:"Calibri",sans-serif;} --></style></head>'
@@ -131,8 +223,10 @@ def attachment(rng: random.Random) -> bytes:
     ctype, name = rng.choice(ATTACHMENTS)
     size = min(int(rng.lognormvariate(10.5, 1.2)), 4_000_000)  # median ~36 KB
     data = base64.encodebytes(rng.randbytes(size))
-    return (f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
-            "Content-Transfer-Encoding: base64\n\n").encode() + data
+    return (
+        f'Content-Type: {ctype}; name="{name}"\nContent-Disposition: attachment; filename="{name}"\n'
+        "Content-Transfer-Encoding: base64\n\n"
+    ).encode() + data
 
 
 def multipart(subtype: str, parts: list[bytes], rng: random.Random) -> tuple[str, bytes]:
@@ -162,13 +256,19 @@ def received_chain(rng: random.Random, when: datetime, for_clause: str | None) -
 def signature_headers(rng: random.Random, domain: str) -> list[str]:
     sig = base64.b64encode(rng.randbytes(192)).decode()
     bh = base64.b64encode(rng.randbytes(32)).decode()
-    lines = [sig[i:i + 70] for i in range(0, len(sig), 70)]
+    lines = [sig[i : i + 70] for i in range(0, len(sig), 70)]
     out = [
-        "Authentication-Results: mx1.ourco.example;\n\tdkim=pass header.d=" + domain + " header.s=s1;\n\tspf=pass smtp.mailfrom=" + domain,
-        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\n\tt=1767225600; bh={bh};\n\th=From:To:Subject:Date:Message-ID;\n\tb=" + "\n\t ".join(lines),
+        "Authentication-Results: mx1.ourco.example;\n\tdkim=pass header.d="
+        + domain
+        + " header.s=s1;\n\tspf=pass smtp.mailfrom="
+        + domain,
+        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\n\tt=1767225600; bh={bh};\n\th=From:To:Subject:Date:Message-ID;\n\tb="
+        + "\n\t ".join(lines),
     ]
     if rng.random() < 0.3:
-        out.append(f"ARC-Seal: i=1; a=rsa-sha256; t=1767225600; cv=none; d={domain}; s=arc;\n\tb=" + "\n\t ".join(lines[:3]))
+        out.append(
+            f"ARC-Seal: i=1; a=rsa-sha256; t=1767225600; cv=none; d={domain}; s=arc;\n\tb=" + "\n\t ".join(lines[:3])
+        )
     return out
 
 
@@ -203,7 +303,7 @@ def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str | 
     outgoing = channel in ("bcc", "cc", "forward", "forward-attached") or (not is_hit and rng.random() < 0.25)
     sender = rng.choice(USERS) if (outgoing or is_hit) else person(rng)
     to = [person(rng) for _ in range(rng.choices([1, 2, 3, 8], [70, 18, 9, 3])[0])]
-    cc = [rng.choice(USERS + [person(rng)])] if rng.random() < 0.3 else []
+    cc = [rng.choice([*USERS, person(rng)])] if rng.random() < 0.3 else []
     folder = ".Sent" if outgoing and rng.random() < 0.8 else rng.choice(FOLDERS)
     listmail = not is_hit and not outgoing and rng.random() < 0.15
     if listmail:
@@ -245,40 +345,61 @@ def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str | 
         top += received_chain(rng, when, for_clause)
         top += signature_headers(rng, sender.split("@")[1])
     if listmail:
-        extra += ["List-Id: Vendor news <news.vendor.example>", "List-Unsubscribe: <mailto:unsubscribe@vendor.example>", "Precedence: bulk"]
+        extra += [
+            "List-Id: Vendor news <news.vendor.example>",
+            "List-Unsubscribe: <mailto:unsubscribe@vendor.example>",
+            "Precedence: bulk",
+        ]
 
     # the body
     text = body_text(rng, lang, max(1, int(rng.lognormvariate(2.3, 0.9))))
     shape = rng.choices(["plain", "alt", "mixed", "related"], [45, 35, 15, 5])[0]
     if channel == "forward":
         original = person(rng)
-        text = ("FYI, see below.\n\n---------- Forwarded message ---------\n"
-                f"From: {original.split('.')[0].capitalize()} <{original}>\nDate: {format_datetime(when - timedelta(days=1))}\n"
-                f"Subject: {rng.choice(SUBJECTS)}\nTo: {sender}\n\n") + text
+        text = (
+            "FYI, see below.\n\n---------- Forwarded message ---------\n"
+            f"From: {original.split('.')[0].capitalize()} <{original}>\nDate: {format_datetime(when - timedelta(days=1))}\n"
+            f"Subject: {rng.choice(SUBJECTS)}\nTo: {sender}\n\n"
+        ) + text
         lang = "en" if lang in ("zh", "ja", "ru") else lang
         shape = "plain"
     if shape == "plain":
         ctype_body = text_part(text, lang, rng)
     elif shape == "alt":
-        ctype, body = multipart("alternative", [text_part(text, lang, rng), text_part(html_of(text), "utf8", rng, "html")], rng)
+        ctype, body = multipart(
+            "alternative", [text_part(text, lang, rng), text_part(html_of(text), "utf8", rng, "html")], rng
+        )
         ctype_body = f"Content-Type: {ctype}\n\n".encode() + body
     elif shape == "related":
-        img = b"Content-Type: image/png\nContent-ID: <logo@ourco>\nContent-Transfer-Encoding: base64\n\n" + base64.encodebytes(rng.randbytes(rng.randint(2_000, 20_000)))
+        img = (
+            b"Content-Type: image/png\nContent-ID: <logo@ourco>\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(rng.randbytes(rng.randint(2_000, 20_000)))
+        )
         ctype, inner = multipart("related", [text_part(html_of(text), "utf8", rng, "html"), img], rng)
         ctype_body = f"Content-Type: {ctype}\n\n".encode() + inner
     else:
-        ctype, body = multipart("mixed", [text_part(text, lang, rng)] + [attachment(rng) for _ in range(rng.choices([1, 2, 3], [80, 15, 5])[0])], rng)
+        ctype, body = multipart(
+            "mixed",
+            [text_part(text, lang, rng)] + [attachment(rng) for _ in range(rng.choices([1, 2, 3], [80, 15, 5])[0])],
+            rng,
+        )
         ctype_body = f"Content-Type: {ctype}\n\n".encode() + body
     if channel == "forward-attached":
-        inner = (f"From: {person(rng)}\nTo: {sender}\nSubject: {rng.choice(SUBJECTS)}\nDate: {format_datetime(when)}\n"
-                 f"Message-ID: <orig.{i}@{rng.choice(DOMAINS)}>\nMIME-Version: 1.0\n").encode() + text_part(text, "en", rng)
-        ctype, body = multipart("mixed", [text_part("Forwarding this one.\n", "en", rng), b"Content-Type: message/rfc822\nContent-Disposition: attachment\n\n" + inner], rng)
+        inner = (
+            f"From: {person(rng)}\nTo: {sender}\nSubject: {rng.choice(SUBJECTS)}\nDate: {format_datetime(when)}\n"
+            f"Message-ID: <orig.{i}@{rng.choice(DOMAINS)}>\nMIME-Version: 1.0\n"
+        ).encode() + text_part(text, "en", rng)
+        ctype, body = multipart(
+            "mixed",
+            [
+                text_part("Forwarding this one.\n", "en", rng),
+                b"Content-Type: message/rfc822\nContent-Disposition: attachment\n\n" + inner,
+            ],
+            rng,
+        )
         ctype_body = f"Content-Type: {ctype}\n\n".encode() + body
 
-    headers = top + [
-        f"From: {named(sender, rng)}",
-        "To: " + ",\n\t".join(named(a, rng) for a in to),
-    ]
+    headers = [*top, f"From: {named(sender, rng)}", "To: " + ",\n\t".join(named(a, rng) for a in to)]
     if cc:
         headers.append("Cc: " + ", ".join(named(a, rng) for a in cc))
     if bcc:
@@ -293,7 +414,16 @@ def message(i: int, addressed: float = 0.03, seed: int = 1) -> tuple[str, str | 
         headers.append(f"References: <root.{i}@{rng.choice(DOMAINS)}>\n <prev.{i}@{rng.choice(DOMAINS)}>")
     headers += extra
     headers.append("MIME-Version: 1.0")
-    headers.append(rng.choice(["X-Mailer: Microsoft Outlook 16.0", "User-Agent: Mozilla Thunderbird", "X-Mailer: iPhone Mail (20A362)", "Thread-Index: AdkB" + "x" * 20]))
+    headers.append(
+        rng.choice(
+            [
+                "X-Mailer: Microsoft Outlook 16.0",
+                "User-Agent: Mozilla Thunderbird",
+                "X-Mailer: iPhone Mail (20A362)",
+                "Thread-Index: AdkB" + "x" * 20,
+            ]
+        )
+    )
     data = "\n".join(headers).encode("utf-8") + b"\n" + ctype_body
     if rng.random() < 0.1:
         data = data.replace(b"\n", b"\r\n")  # some stores keep CRLF
@@ -325,7 +455,9 @@ def write_maildir(root: Path, n: int, addressed: float = 0.03, *, start: int = 0
     return paths
 
 
-def write_mbox(path: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1, max_bytes: int | None = None) -> tuple[int, int]:
+def write_mbox(
+    path: Path, n: int, addressed: float = 0.03, *, start: int = 0, seed: int = 1, max_bytes: int | None = None
+) -> tuple[int, int]:
     """Append messages start.. to an mbox (From_ lines, >From quoting); stops at n messages or
     at max_bytes. Returns (messages, bytes) written."""
     written = count = 0

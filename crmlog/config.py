@@ -1,4 +1,5 @@
 """Configuration: TOML file -> Settings; default locations under the XDG dirs."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -37,9 +38,7 @@ def load(path: Path) -> Settings:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"configuration not found: {path} (write one with `crmlog init --bcc ADDRESS`)"
-        ) from None
+        raise ConfigError(f"configuration not found: {path} (write one with `crmlog init --bcc ADDRESS`)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc}") from None
     try:
@@ -102,21 +101,23 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
         raw = data.get("security", {}).get(key, [])
         if isinstance(raw, str):
             raw = [raw]
-        if not isinstance(raw, list) or not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in raw):
+        if not isinstance(raw, list) or not all(
+            isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in raw
+        ):
             raise fail(f"security.{key} must be a list of host names ({what})")
         return frozenset(_host_or_ip(h) for h in raw)
 
     notices = data.get("notices", {})
     sendmail = notices.get("sendmail", "/usr/sbin/sendmail")
     if not isinstance(sendmail, str) or not sendmail.strip():
-        raise fail("notices.sendmail must be the sendmail command, e.g. \"/usr/sbin/sendmail\"")
+        raise fail('notices.sendmail must be the sendmail command, e.g. "/usr/sbin/sendmail"')
     try:
         shlex.split(sendmail)
     except ValueError as exc:
         raise fail(f"notices.sendmail: {exc}") from None
     sender = notices.get("from", "crmlog")
     if not isinstance(sender, str) or not sender.strip() or any(c.isspace() or c in "<>" for c in sender.strip()):
-        raise fail("notices.from must be an address (or a local name the mail host qualifies), e.g. \"crmlog\"")
+        raise fail('notices.from must be an address (or a local name the mail host qualifies), e.g. "crmlog"')
 
     return Settings(
         bcc=bcc,
@@ -167,9 +168,7 @@ def render(bcc: tuple[str, ...], forward: tuple[str, ...]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
     width = max(len(json.dumps(p)) for p, _ in NEVER_LOG_DEFAULTS) + 1
-    never_log = "".join(
-        f"    {(json.dumps(p) + ','):<{width}}  # {why}\n" for p, why in NEVER_LOG_DEFAULTS
-    )
+    never_log = "".join(f"    {(json.dumps(p) + ','):<{width}}  # {why}\n" for p, why in NEVER_LOG_DEFAULTS)
 
     return f"""# crmlog configuration
 [addresses]

@@ -1,17 +1,14 @@
 """The imperative shell of `crmlog ingest`: read -> parse -> decide -> apply, in batches."""
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
-from . import notify
-from . import rules
-from .read import sources
-from .rules.attribution import session_user
-from .read.caps import Caps
+from . import notify, rules
 from .errors import MailboxError, UsageError
 from .model import (
     Accepted,
@@ -27,6 +24,9 @@ from .model import (
     Unreadable,
 )
 from .parse import HeaderFilter, ParseError, parse
+from .read import sources
+from .read.caps import Caps
+from .rules.attribution import session_user
 from .store import Store
 
 SKIPPED = Skipped()
@@ -74,7 +74,9 @@ class Summary:
             self.notices += len(decision.dropped_attachments)
 
 
-def decide_raw(raw: RawMessage, view: CrmView, settings: Settings, session_login: str, caps: Caps) -> tuple[Message | None, Decision]:
+def decide_raw(
+    raw: RawMessage, view: CrmView, settings: Settings, session_login: str, caps: Caps
+) -> tuple[Message | None, Decision]:
     """Parse (held to `caps`) and decide one message that the header filter let through; one
     that cannot be parsed is rejected `unparseable` (REJ-2)."""
     try:
@@ -104,15 +106,16 @@ def ingest(
     dry_run: bool = False,
     reprocess: bool = False,
     lock_timeout: float = 60.0,
-    batch: Batch = Batch(),
+    batch: Batch | None = None,
     progress: Callable[[], None] | None = None,
     on_folder: Callable[[str], None] | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Summary:
     """Read, decide and store what is new in `paths`. A path that cannot be opened does not
     stop the others: it is named in `Summary.mailbox_errors` (the CLI exits 66 at the end);
     when none can be opened, MailboxError (66) before any lock is taken."""
     summary = Summary()
+    batch = batch or Batch()
     folders: list[sources.Folder] = []
     for path in paths:
         try:
@@ -136,13 +139,15 @@ def ingest(
             if folder.kind == "maildir":
                 decided, listed = store.sources.maildir_keys(folder.source), set()
 
-                def seen(key: str) -> bool:
+                def seen(key: str, listed: set[str] = listed, decided: dict[str, None] = decided) -> bool:
                     listed.add(key)
                     return not reprocess and key in decided
 
                 items = folder.messages(addressed, seen=seen)
             else:
-                items = folder.messages(addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source))
+                items = folder.messages(
+                    addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source)
+                )
             for item in items:
                 if isinstance(item, Unreadable):
                     summary.unreadable += 1
@@ -188,7 +193,11 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
     last = store.summary_sent
     if settings.daily_summary and (last is None or now - last >= notify.SUMMARY_EVERY):
         since = last or now - notify.SUMMARY_EVERY
-        recent = [r for r in store.records("rejections") if r.get("recorded") and datetime.fromisoformat(r["recorded"]) > since]
+        recent = [
+            r
+            for r in store.records("rejections")
+            if r.get("recorded") and datetime.fromisoformat(r["recorded"]) > since
+        ]
         sent_all = True
         for user, rejections in notify.summaries(recent, store.view().users).items():
             try:

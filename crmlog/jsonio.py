@@ -3,6 +3,7 @@ standard library on big documents (measured in benchmarks/ingest.py), with the s
 library as the fallback for the one thing orjson refuses: a string with a stray surrogate
 (the undecodable bytes of a message), which leaves as a JSON \\u escape and comes back as it
 went."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,13 @@ def dumps(data: Any, *, indent: bool = False) -> bytes:
     try:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0, default=str if indent else None)
     except TypeError:
-        text = json.dumps(data, ensure_ascii=False, indent=2 if indent else None, separators=None if indent else (",", ":"), default=str if indent else None)
+        text = json.dumps(
+            data,
+            ensure_ascii=False,
+            indent=2 if indent else None,
+            separators=None if indent else (",", ":"),
+            default=str if indent else None,
+        )
         return text.encode("utf-8", "backslashreplace")
 
 

@@ -3,14 +3,16 @@
 sources -> RawMessage; parsing -> Message; rules -> Decision (Accepted | Rejected |
 Skipped | Duplicate); the store and the views read and write the records these describe.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
-from typing import Mapping, Protocol
+from typing import Protocol
 
 _FROZEN = dict(frozen=True, slots=True, kw_only=True)
 
@@ -308,6 +310,7 @@ class Forwarded:
     note: str  # what the forwarder wrote above it (FWD-4)
     client: str  # the layout recognised: gmail, outlook, apple-mail, attachment, ...
     attachments: tuple[Attachment, ...] = ()
+
 
 # ---------------------------------------------------------------- decisions
 

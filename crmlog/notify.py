@@ -9,6 +9,7 @@
 Composing the messages is pure; sending runs `sendmail -i -f FROM -- RECIPIENT` with the
 message on stdin, the way cron and every MTA's sendmail(1) take it.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -48,7 +49,9 @@ def notice_message(notice: dict, settings: Settings, now: datetime) -> EmailMess
     return m
 
 
-def summary_message(user: str, rejections: list[dict], since: datetime, settings: Settings, now: datetime) -> EmailMessage:
+def summary_message(
+    user: str, rejections: list[dict], since: datetime, settings: Settings, now: datetime
+) -> EmailMessage:
     n = len(rejections)
     m = _message(settings, user, now, f"crmlog: {n} of your e-mails {'was' if n == 1 else 'were'} not logged")
     lines = [f"Since {since:%Y-%m-%d %H:%M} UTC, crmlog did not log these e-mails of yours:", ""]
@@ -74,7 +77,9 @@ def _message(settings: Settings, to: str, now: datetime, subject: str) -> EmailM
 
 def user_of(sender: str, users: tuple[User, ...]) -> str | None:
     """The user whose account, personal inbox or alias `sender` is, if exactly one."""
-    found = {u.email for u in users if sender == u.email or sender in u.aliases or any(a == sender for a, _ in u.inboxes)}
+    found = {
+        u.email for u in users if sender == u.email or sender in u.aliases or any(a == sender for a, _ in u.inboxes)
+    }
     return found.pop() if len(found) == 1 else None
 
 

@@ -1,4 +1,5 @@
 """Shared test helpers: messages built in code, Maildirs built on disk, the CLI through CliRunner."""
+
 from __future__ import annotations
 
 import fcntl
@@ -115,7 +116,9 @@ class Cli:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
         env = {k: v for k, v in os.environ.items() if k not in ("TTY_COMPATIBLE", "COLUMNS", "LINES", "NO_COLOR")}
-        proc = subprocess.Popen(self.argv(*args), stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"})
+        proc = subprocess.Popen(
+            self.argv(*args), stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"}
+        )
         os.close(slave)
         chunks = []
         while True:

@@ -1,6 +1,7 @@
 """Hostile messages, built in code: each is a function returning the raw bytes of one message
 addressed to the BCC address (so that it is parsed, not skipped). Used by the tests, which
 bound each one's memory, and by benchmarks/hostile.py, which times them."""
+
 from __future__ import annotations
 
 import base64
@@ -33,12 +34,18 @@ def attachment(mb: int = 60) -> bytes:
         b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
         b'Content-Disposition: attachment; filename="big.bin"\r\n\r\n' + data + b"--b1--\r\n"
     )
-    return _msg("attachment", 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\nSubject: big file\r\n', body)
+    return _msg(
+        "attachment", 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\nSubject: big file\r\n', body
+    )
 
 
 def big_body(mb: int = 3) -> bytes:
     line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
-    return _msg("body", "Subject: long letter\r\nContent-Type: text/plain; charset=us-ascii\r\n", line * ((mb << 20) // len(line) + 1))
+    return _msg(
+        "body",
+        "Subject: long letter\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+        line * ((mb << 20) // len(line) + 1),
+    )
 
 
 def recipients(n: int = 10_000) -> bytes:
@@ -48,10 +55,14 @@ def recipients(n: int = 10_000) -> bytes:
 
 def nested(depth: int = 5_000) -> bytes:
     """Multiparts inside multiparts, `depth` deep."""
-    opening = b"".join(b"--n%d\r\nContent-Type: multipart/mixed; boundary=\"n%d\"\r\n\r\n" % (i, i + 1) for i in range(depth))
+    opening = b"".join(
+        b'--n%d\r\nContent-Type: multipart/mixed; boundary="n%d"\r\n\r\n' % (i, i + 1) for i in range(depth)
+    )
     closing = b"".join(b"--n%d--\r\n" % i for i in range(depth, -1, -1))
     body = opening + b"--n%d\r\nContent-Type: text/plain\r\n\r\ndeep inside\r\n" % depth + closing
-    return _msg("nested", 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n0"\r\nSubject: nested\r\n', body)
+    return _msg(
+        "nested", 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n0"\r\nSubject: nested\r\n', body
+    )
 
 
 def many_parts(n: int = 20_000) -> bytes:

@@ -10,6 +10,7 @@ Postfix is installed from Debian's packages when it is missing (debconf preseede
 package registry), `Unavailable` says why, and the fixture skips with that reason, or fails
 when CRMLOG_E2E_REQUIRE_MTA=1.
 """
+
 from __future__ import annotations
 
 import json
@@ -185,7 +186,9 @@ class PrivatePostfix:
                         return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise Unavailable(f"the private Postfix does not answer on 127.0.0.1:{self.port}: {self.log()[-800:]}")
+                    raise Unavailable(
+                        f"the private Postfix does not answer on 127.0.0.1:{self.port}: {self.log()[-800:]}"
+                    ) from None
 
     def stop(self) -> None:
         subprocess.run([POSTFIX, "-c", str(self.config_dir), "stop"], capture_output=True, timeout=120)

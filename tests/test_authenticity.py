@@ -1,5 +1,6 @@
 """SEC-4's evidence, table-driven over header values as real servers write them: which
 Received clauses and Authentication-Results count, and which an outsider could have forged."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,9 @@ AUTH_AT_MX = f"from [10.0.0.5] (unknown [10.0.0.5])\n\t(Authenticated sender: an
 FROM_OUTSIDE = f"from evil.example (evil.example [203.0.113.9])\n\tby {MX} (Postfix) with ESMTP id 4Xz\n\tfor <log@crm.example.com>; {DATE}"
 HELO_LIES = f"from {SUBMIT} (unknown [203.0.113.9]) by {MX} (Postfix) with ESMTP id 5; {DATE}"
 FROM_SUBMIT = f"from {SUBMIT} ({SUBMIT} [10.0.0.2]) by {MX} (Postfix) with ESMTPS id 6; {DATE}"
-AUTH_AT_SUBMIT = f"from laptop (unknown [198.51.100.7]) (Authenticated sender: anna) by {SUBMIT} (Postfix) with ESMTPSA id 7; {DATE}"
+AUTH_AT_SUBMIT = (
+    f"from laptop (unknown [198.51.100.7]) (Authenticated sender: anna) by {SUBMIT} (Postfix) with ESMTPSA id 7; {DATE}"
+)
 FORGED_AUTH = f"from x (x [192.0.2.1]) (Authenticated sender: anna) by {MX} (Postfix) with ESMTPSA id 8; {DATE}"
 FILTER = f"from localhost (localhost [127.0.0.1]) by {MX} (Postfix) with ESMTP id 9; {DATE}"
 LOCAL = f"by {MX} (Postfix, from userid 1000) id 10; {DATE}"
@@ -39,7 +42,11 @@ CLAUSE_IN_RECIPIENT = (
         ((FILTER, AUTH_AT_MX), TRUSTED | {"localhost"}, "anna"),  # a content filter re-injecting on loopback
         ((FILTER, AUTH_AT_MX), TRUSTED | {"127.0.0.1"}, "anna"),
         ((FILTER, FORGED_AUTH), TRUSTED, ""),  # loopback is not trusted unless listed
-        ((f"from [127.0.0.1] (unknown [127.0.0.1]) by {MX} (Postfix) with ESMTP id 12; {DATE}", FORGED_AUTH), TRUSTED, ""),
+        (
+            (f"from [127.0.0.1] (unknown [127.0.0.1]) by {MX} (Postfix) with ESMTP id 12; {DATE}", FORGED_AUTH),
+            TRUSTED,
+            "",
+        ),
         ((LOCAL, FORGED_AUTH), TRUSTED, ""),  # submitted on the host itself: the origin
         ((OTHER_HOST_AUTH,), TRUSTED, ""),  # written by a host we do not trust
         ((AUTH_AT_MX,), frozenset(), "anna"),  # no trusted hosts: the newest Received only

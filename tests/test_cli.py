@@ -1,14 +1,24 @@
 """The command-line contract of spec/cli.md, end to end through CliRunner on real files."""
+
 from __future__ import annotations
 
 import json
 import shutil
 
 import pytest
-
 from conftest import FWD, LOG, SAMPLES, eml, make_maildir
 
-SUMMARY_KEYS = {"scanned", "addressed", "logged", "rejected", "skipped", "duplicates", "contacts_created", "notices", "rejections"}
+SUMMARY_KEYS = {
+    "scanned",
+    "addressed",
+    "logged",
+    "rejected",
+    "skipped",
+    "duplicates",
+    "contacts_created",
+    "notices",
+    "rejections",
+}
 LI = "li.wei@acme-industrial.com"
 
 
@@ -16,11 +26,31 @@ LI = "li.wei@acme-industrial.com"
 def samples(cli):
     """The README's sample run: the sample team, deals and mbox."""
     shutil.copy(SAMPLES / "config.toml", cli.config.parent.mkdir(parents=True) or cli.config)
-    cli("users", "add", "anna@ourco.example", "--name", "Anna Schmidt", "--inbox", "anna@ourco.example", "--login", "anna")
+    cli(
+        "users",
+        "add",
+        "anna@ourco.example",
+        "--name",
+        "Anna Schmidt",
+        "--inbox",
+        "anna@ourco.example",
+        "--login",
+        "anna",
+    )
     cli("users", "add", "ben@ourco.example", "--name", "Ben Li", "--seat", "read-only")
     cli("team-inboxes", "add", "sales@ourco.example", "--connected-by", "anna@ourco.example")
     cli("deals", "add", "Acme pilot", "--contact", LI, "--created", "2026-05-01T10:00:00Z")
-    cli("deals", "add", "Acme framework contract", "--contact", LI, "--stage", "won", "--created", "2026-03-01T10:00:00Z")
+    cli(
+        "deals",
+        "add",
+        "Acme framework contract",
+        "--contact",
+        LI,
+        "--stage",
+        "won",
+        "--created",
+        "2026-03-01T10:00:00Z",
+    )
     cli.summary = cli.json("ingest", SAMPLES / "mailbox.mbox")
     return cli
 
@@ -29,8 +59,14 @@ def test_ingest_samples_summary(samples):
     s = samples.summary
     assert set(s) >= SUMMARY_KEYS
     assert {k: s[k] for k in SUMMARY_KEYS - {"rejections"}} == {
-        "scanned": 12, "addressed": 11, "logged": 6, "rejected": 4, "skipped": 1,
-        "duplicates": 1, "contacts_created": 4, "notices": 1,
+        "scanned": 12,
+        "addressed": 11,
+        "logged": 6,
+        "rejected": 4,
+        "skipped": 1,
+        "duplicates": 1,
+        "contacts_created": 4,
+        "notices": 1,
     }
     assert s["rejections"] == {"forward-is-thread": 1, "no-recipients": 1, "read-only-seat": 1, "sender-not-a-user": 1}
 
@@ -40,7 +76,11 @@ def test_contacts_show_json_contract(samples):
     assert set(c) >= {"email", "name", "source", "company", "deals", "emails"}
     assert (c["email"], c["name"], c["source"], c["company"]) == (LI, "Li Wei", "bcc-recipient", "acme-industrial.com")
     assert [(d["name"], d["stage"]) for d in c["deals"]] == [("Acme pilot", "open"), ("Acme framework contract", "won")]
-    assert [e["subject"] for e in c["emails"]] == ["Drawings", "Re: Quote for the pilot", "Quote for the pilot"]  # newest first
+    assert [e["subject"] for e in c["emails"]] == [
+        "Drawings",
+        "Re: Quote for the pilot",
+        "Quote for the pilot",
+    ]  # newest first
     assert all(set(e) >= {"id", "message_id", "subject", "date", "path", "user"} for e in c["emails"])
     assert [e["path"] for e in c["emails"]] == ["bcc", "forward", "bcc"]
     assert {e["user"] for e in c["emails"]} == {"anna@ourco.example"}
@@ -54,13 +94,28 @@ def test_contacts_list_and_show_without_email(samples):
     assert set(by) == {LI, "hans.mueller@beispiel-gmbh.de", "maria.rossi@gmail.com", "wang.fang@huaxin-pumps.cn"}
     assert all(set(r) >= {"email", "name", "company", "source", "emails"} for r in rows)
     assert by[LI]["emails"] == 3 and by["maria.rossi@gmail.com"]["company"] is None
-    assert (by["wang.fang@huaxin-pumps.cn"]["source"], by["wang.fang@huaxin-pumps.cn"]["company"]) == ("forward-sender", "huaxin-pumps.cn")
+    assert (by["wang.fang@huaxin-pumps.cn"]["source"], by["wang.fang@huaxin-pumps.cn"]["company"]) == (
+        "forward-sender",
+        "huaxin-pumps.cn",
+    )
     assert by["hans.mueller@beispiel-gmbh.de"]["name"] == "Hans Müller"
 
 
 def test_emails_list_json_contract_and_bcc_3_associations(samples):
     rows = samples.json("emails", "list")
-    keys = {"id", "message_id", "subject", "date", "path", "user", "from", "contacts", "companies", "deals", "attachments"}
+    keys = {
+        "id",
+        "message_id",
+        "subject",
+        "date",
+        "path",
+        "user",
+        "from",
+        "contacts",
+        "companies",
+        "deals",
+        "attachments",
+    }
     assert all(set(r) >= keys for r in rows)
     quote = next(r for r in rows if r["subject"] == "Quote for the pilot")
     assert quote["contacts"] == [LI] and quote["companies"] == ["acme-industrial.com"] and quote["deals"] == [1]
@@ -71,7 +126,12 @@ def test_emails_list_json_contract_and_bcc_3_associations(samples):
 
 def test_fwd_4_to_6_the_sample_forward_is_logged_on_li_with_her_subject_and_the_note_apart(samples):
     e = samples.json("emails", "show", "sample-10@ourco.example")
-    assert (e["path"], e["from"], e["subject"], e["date"]) == ("forward", LI, "Re: Quote for the pilot", "2026-06-02T16:12:00")
+    assert (e["path"], e["from"], e["subject"], e["date"]) == (
+        "forward",
+        LI,
+        "Re: Quote for the pilot",
+        "2026-06-02T16:12:00",
+    )
     assert e["contacts"] == [LI] and e["deals"] == [1] and e["companies"] == ["acme-industrial.com"]
     assert e["cc"] == ["chen.jie@acme-industrial.com"]  # kept on the e-mail, no contact (FWD-5)
     assert e["forward"]["note"] == "Li accepts - please prepare the contract."
@@ -82,16 +142,28 @@ def test_fwd_4_to_6_the_sample_forward_is_logged_on_li_with_her_subject_and_the_
 
 def test_lim_2_oversized_attachment_not_stored_notice_recorded(samples):
     drawings = next(r for r in samples.json("emails", "list") if r["subject"] == "Drawings")
-    assert [(a["filename"], a["stored"]) for a in drawings["attachments"]] == [("notes.txt", True), ("drawings.bin", False)]
+    assert [(a["filename"], a["stored"]) for a in drawings["attachments"]] == [
+        ("notes.txt", True),
+        ("drawings.bin", False),
+    ]
     (notice,) = samples.json("notices")
     assert set(notice) >= {"kind", "user", "message_id", "detail", "date"}
-    assert (notice["kind"], notice["user"], notice["message_id"]) == ("delivery-error", "anna@ourco.example", "sample-6@ourco.example")
+    assert (notice["kind"], notice["user"], notice["message_id"]) == (
+        "delivery-error",
+        "anna@ourco.example",
+        "sample-6@ourco.example",
+    )
 
 
 def test_rej_1_rejections_json_contract_reason_sender_and_code_filter(samples):
     rows = samples.json("rejections")
     assert all(set(r) >= {"message_id", "code", "reason", "sender", "date", "source"} for r in rows)
-    assert sorted(r["code"] for r in rows) == ["forward-is-thread", "no-recipients", "read-only-seat", "sender-not-a-user"]
+    assert sorted(r["code"] for r in rows) == [
+        "forward-is-thread",
+        "no-recipients",
+        "read-only-seat",
+        "sender-not-a-user",
+    ]
     (one,) = samples.json("rejections", "--code", "read-only-seat")
     assert (one["sender"], one["message_id"]) == ("ben@ourco.example", "sample-5@ourco.example")
     assert one["source"].endswith("mailbox.mbox") and "read-only" in one["reason"]
@@ -99,7 +171,13 @@ def test_rej_1_rejections_json_contract_reason_sender_and_code_filter(samples):
 
 def test_attribution_json_and_explain_with_or_without_brackets(samples):
     rows = {r["user"]: r for r in samples.json("attribution")}
-    assert rows["anna@ourco.example"] == {"user": "anna@ourco.example", "logged": 6, "bcc": 4, "forward": 2, "by_rule": {"ATTR-1": 5, "ATTR-T": 1}}
+    assert rows["anna@ourco.example"] == {
+        "user": "anna@ourco.example",
+        "logged": 6,
+        "bcc": 4,
+        "forward": 2,
+        "by_rule": {"ATTR-1": 5, "ATTR-T": 1},
+    }
     assert rows["ben@ourco.example"]["logged"] == 0
     june_5 = {r["user"]: r["logged"] for r in samples.json("attribution", "--since", "2026-06-05")}
     assert june_5["anna@ourco.example"] == 1
@@ -108,11 +186,20 @@ def test_attribution_json_and_explain_with_or_without_brackets(samples):
     for mid in ("sample-8@ourco.example", "<sample-8@ourco.example>"):
         e = samples.json("attribution", "explain", mid)
         assert set(e) >= {"message_id", "user", "rule", "candidates", "session_user", "ambiguous"}
-        assert (e["user"], e["rule"], e["candidates"], e["ambiguous"]) == ("anna@ourco.example", "ATTR-T", ["anna@ourco.example"], False)
+        assert (e["user"], e["rule"], e["candidates"], e["ambiguous"]) == (
+            "anna@ourco.example",
+            "ATTR-T",
+            ["anna@ourco.example"],
+            False,
+        )
 
 
 def test_companies_deals_users_team_inboxes_lists(samples):
-    assert [c["domain"] for c in samples.json("companies", "list")] == ["acme-industrial.com", "beispiel-gmbh.de", "huaxin-pumps.cn"]
+    assert [c["domain"] for c in samples.json("companies", "list")] == [
+        "acme-industrial.com",
+        "beispiel-gmbh.de",
+        "huaxin-pumps.cn",
+    ]
     acme = samples.json("companies", "show", "acme-industrial.com")
     assert acme["contacts"] == [LI] and len(acme["emails"]) == 3
     deals = samples.json("deals", "list")
@@ -129,12 +216,25 @@ def test_deals_close(samples):
 
 
 def test_emails_show_and_sec_1_save_attachments_under_safe_names(team, tmp_path):
-    box = make_maildir(tmp_path / "M", {"": [("a", eml(bcc=LOG, attachments=[
-        ("../../evil.sh", "text/plain", b"echo owned\n"),
-        ("/etc/passwd", "text/plain", b"root\n"),
-        (".hidden", "text/plain", b"h\n"),
-        ("..\\..\\evil.sh", "text/plain", b"second\n"),
-    ]))]})
+    box = make_maildir(
+        tmp_path / "M",
+        {
+            "": [
+                (
+                    "a",
+                    eml(
+                        bcc=LOG,
+                        attachments=[
+                            ("../../evil.sh", "text/plain", b"echo owned\n"),
+                            ("/etc/passwd", "text/plain", b"root\n"),
+                            (".hidden", "text/plain", b"h\n"),
+                            ("..\\..\\evil.sh", "text/plain", b"second\n"),
+                        ],
+                    ),
+                )
+            ]
+        },
+    )
     assert team.json("ingest", box)["logged"] == 1
     out = tmp_path / "saved"
     shown = team.json("emails", "show", "<m1@ourco.example>", "--save-attachments", out)
@@ -148,7 +248,9 @@ def test_emails_show_and_sec_1_save_attachments_under_safe_names(team, tmp_path)
 
 
 def test_once_2_second_ingest_reads_and_logs_nothing(team, tmp_path):
-    box = make_maildir(tmp_path / "M", {"": [("a", eml(bcc=LOG)), ("b:2,S", eml(bcc=LOG, message_id="<m2@x>", to="x@gmail.com"))]})
+    box = make_maildir(
+        tmp_path / "M", {"": [("a", eml(bcc=LOG)), ("b:2,S", eml(bcc=LOG, message_id="<m2@x>", to="x@gmail.com"))]}
+    )
     first = team.json("ingest", box)
     assert (first["scanned"], first["logged"]) == (2, 2)
     # the new/ message moves to cur/ and gets a flag, as a mail client does
@@ -160,7 +262,12 @@ def test_once_2_second_ingest_reads_and_logs_nothing(team, tmp_path):
 
 def test_once_1_sent_copy_and_delivered_copy_logged_once(team, tmp_path):
     sent = eml(bcc=LOG)
-    delivered = eml(headers={"Delivered-To": LOG, "Received": "from a by mx for <log@crm.example.com>; Mon, 1 Jun 2026 09:00:01 +0200"})
+    delivered = eml(
+        headers={
+            "Delivered-To": LOG,
+            "Received": "from a by mx for <log@crm.example.com>; Mon, 1 Jun 2026 09:00:01 +0200",
+        }
+    )
     box = make_maildir(tmp_path / "M", {".Sent": [("s:2,S", sent)], "": [("d", delivered)]})
     s = team.json("ingest", box)
     assert (s["addressed"], s["logged"], s["duplicates"]) == (2, 1, 1)
@@ -198,10 +305,10 @@ def test_session_user_option_attributes_team_inbox_mail(team, tmp_path):
 
 
 BROKEN_MIME = (  # nested boundaries that end inside each other: mail-parser cannot read it
-    b'Bcc: log@crm.example.com\nFrom: anna@ourco.example\nTo: li@acme.example\nMessage-ID: <broken@x>\n'
-    b'Date: Mon, 01 Jun 2026 09:00:00 +0200\n'
+    b"Bcc: log@crm.example.com\nFrom: anna@ourco.example\nTo: li@acme.example\nMessage-ID: <broken@x>\n"
+    b"Date: Mon, 01 Jun 2026 09:00:00 +0200\n"
     b'Content-Type: multipart/mixed; boundary="ab"\n\n--ab\nContent-Type: multipart/mixed; boundary="a"\n\n'
-    b'--ab\nContent-Type: text/plain\n\n--a\n\n'
+    b"--ab\nContent-Type: text/plain\n\n--a\n\n"
 )
 
 
@@ -223,7 +330,17 @@ def test_quiet_prints_nothing_and_human_output_prints_a_summary(team, tmp_path):
 
 
 def test_every_json_output_is_one_document_and_nothing_else(samples):
-    for args in (["contacts", "list"], ["emails", "list"], ["rejections"], ["notices"], ["attribution"], ["users", "list"], ["deals", "list"], ["companies", "list"], ["team-inboxes", "list"]):
+    for args in (
+        ["contacts", "list"],
+        ["emails", "list"],
+        ["rejections"],
+        ["notices"],
+        ["attribution"],
+        ["users", "list"],
+        ["deals", "list"],
+        ["companies", "list"],
+        ["team-inboxes", "list"],
+    ):
         out = samples(*args, "--json").stdout
         json.loads(out)  # raises on anything but one JSON document
 
@@ -308,7 +425,10 @@ def test_rej_2_whole_real_corpus_ingested_end_to_end_without_a_crash(team, tmp_p
 
     corpus_or_skip()
     files = corpus_files()
-    items = [(f"{i}.corpus", b"Delivered-To: log@crm.example.com\nFrom: anna@ourco.example\n" + p.read_bytes()) for i, p in enumerate(files)]
+    items = [
+        (f"{i}.corpus", b"Delivered-To: log@crm.example.com\nFrom: anna@ourco.example\n" + p.read_bytes())
+        for i, p in enumerate(files)
+    ]
     box = make_maildir(tmp_path / "Corpus", {"": items})
     s = team.json("ingest", box)
     print("corpus ingest:", s)

@@ -2,6 +2,7 @@
 and runs that overlap. The final database must equal an uninterrupted run's.
 
 CRMLOG_CRASH_KILLS sets the number of kills (30 by default; the long variant: 300)."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import LOG, Cli, eml, make_maildir
 
 from crmlog.store import Store, identity
@@ -31,16 +31,26 @@ def busy_maildir(root: Path, n: int = MESSAGES) -> Path:
         mid = f"<m{i}@ourco.example>"
         to = f"Contact {i % 50} <c{i % 50}@acme{i % 7}.example>"
         if kind in (0, 1, 2):
-            atts = [(f"quote-{i}.pdf", "application/pdf", b"%PDF-1.4 " + str(i % 13).encode() * 400)] if i % 6 == 0 else ()
+            atts = (
+                [(f"quote-{i}.pdf", "application/pdf", b"%PDF-1.4 " + str(i % 13).encode() * 400)] if i % 6 == 0 else ()
+            )
             sent.append((f"{i}.host:2,S", eml(bcc=LOG, to=to, message_id=mid, subject=f"offer {i}", attachments=atts)))
         elif kind == 3:
             inbox.append((f"{i}.host", eml(frm="stranger@else.example", bcc=LOG, to=to, message_id=mid)))
         elif kind == 4:
             inbox.append((f"{i}.host", eml(frm="ben@ourco.example", bcc=LOG, to=to, message_id=mid)))
         elif kind == 5:  # the delivered copy of message i - 5, found in the other folder (ONCE-1)
-            inbox.append((f"{i}.host", eml(to=f"Contact {(i - 5) % 50} <c{(i - 5) % 50}@acme{(i - 5) % 7}.example>",
-                                           message_id=f"<m{i - 5}@ourco.example>", subject=f"offer {i - 5}",
-                                           headers={"Delivered-To": LOG})))
+            inbox.append(
+                (
+                    f"{i}.host",
+                    eml(
+                        to=f"Contact {(i - 5) % 50} <c{(i - 5) % 50}@acme{(i - 5) % 7}.example>",
+                        message_id=f"<m{i - 5}@ourco.example>",
+                        subject=f"offer {i - 5}",
+                        headers={"Delivered-To": LOG},
+                    ),
+                )
+            )
         else:
             inbox.append((f"{i}.host", eml(to=to, message_id=mid, subject="not for the CRM")))
     return make_maildir(root, {"": inbox, ".Sent": sent})
@@ -49,7 +59,7 @@ def busy_maildir(root: Path, n: int = MESSAGES) -> Path:
 class Crm(Cli):
     """A configuration, a database with a team, and `crmlog` as a real process."""
 
-    def __init__(self, root: Path, team_from: "Crm | None" = None):
+    def __init__(self, root: Path, team_from: Crm | None = None):
         super().__init__(root)
         self.write_config(CONFIG)
         if team_from is None:
@@ -70,14 +80,27 @@ class Crm(Cli):
         emails = []
         for e in store.records("emails"):
             full = store.full_email(e)
-            emails.append((identity(e), e["subject"], e["path"], e["user"], e["rule"], e["from"], tuple(e["contacts"]),
-                           tuple(e["companies"]), tuple(e["deals"]),
-                           tuple((a["filename"], a["size"], a["sha256"], a["stored"]) for a in e["attachments"]),
-                           full["text"]))
+            emails.append(
+                (
+                    identity(e),
+                    e["subject"],
+                    e["path"],
+                    e["user"],
+                    e["rule"],
+                    e["from"],
+                    tuple(e["contacts"]),
+                    tuple(e["companies"]),
+                    tuple(e["deals"]),
+                    tuple((a["filename"], a["size"], a["sha256"], a["stored"]) for a in e["attachments"]),
+                    full["text"],
+                )
+            )
         stored = self.db.parent / "crm.attachments"
         return {
             "emails": sorted(emails),
-            "contacts": sorted((c["email"], c["name"], c["source"], c.get("company")) for c in store.records("contacts")),
+            "contacts": sorted(
+                (c["email"], c["name"], c["source"], c.get("company")) for c in store.records("contacts")
+            ),
             "companies": sorted(c["domain"] for c in store.records("companies")),
             "rejections": sorted((r["identity"], r["code"], r["reason"]) for r in store.records("rejections")),
             "notices": sorted((n["kind"], n["user"], n["message_id"], n["detail"]) for n in store.records("notices")),
@@ -144,13 +167,15 @@ def test_once_3_sigkill_at_any_moment_loses_nothing_and_doubles_nothing(referenc
                 midway += done < len(partial["emails"])  # this run had written part of its work
                 done = len(partial["emails"])
                 continue
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             assert proc.returncode == 0, err
             break
         assert crm.state() == final  # the same e-mails, contacts, rejections, attachments
         assert [p.name for p in crm.db.parent.rglob("*.tmp")] == []  # a killed run's temp files are gone
-    print(f"\n{kills} kills over {episodes} runs to completion, each equal to the uninterrupted run; "
-          f"{midway} kills came after the killed run had written part of its work")
+    print(
+        f"\n{kills} kills over {episodes} runs to completion, each equal to the uninterrupted run; "
+        f"{midway} kills came after the killed run had written part of its work"
+    )
     assert kills >= KILLS
 
 
@@ -226,8 +251,12 @@ def test_once_4_a_backup_under_flock_of_the_lock_file_keeps_runs_out(reference, 
     crm = Crm(tmp_path / "backup", team_from=team)
     lock = str(crm.db) + ".lock"
     inner = " ".join(crm.argv("ingest", str(box), "--lock-timeout", "0.2"))
-    proc = subprocess.run(["flock", lock, "sh", "-c", f"cp -a {crm.db.parent} {tmp_path / 'copy'} && {inner}"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["flock", lock, "sh", "-c", f"cp -a {crm.db.parent} {tmp_path / 'copy'} && {inner}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 75 and "another crmlog run holds the lock" in proc.stderr
     assert crm.run("ingest", str(box), "--quiet").returncode == 0
     assert crm.state() == final

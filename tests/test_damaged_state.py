@@ -2,6 +2,7 @@
 database, an unwritable data directory, a full disk (a small tmpfs, where this machine lets
 the tests mount one). Each is one line on stderr with the sysexits code of cli.md, and the
 old database is left byte for byte as it was."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import LOG, eml, make_maildir
 from test_mailbox_changes import unprivileged
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
 
 
 def one_line(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -29,8 +33,18 @@ def one_line(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
 
 
 def mailbox(tmp_path: Path, n: int = 5, attachment: int = 0, tag: str = "d") -> Path:
-    atts = lambda i: [(f"a{i}.bin", "application/octet-stream", os.urandom(attachment))] if attachment else ()
-    return make_maildir(tmp_path / "M", {"": [(f"{i}.host", eml(bcc=LOG, message_id=f"<{tag}{i}@x>", to=f"c{i}@acme.example", attachments=atts(i))) for i in range(n)]})
+    def atts(i):
+        return [(f"a{i}.bin", "application/octet-stream", os.urandom(attachment))] if attachment else ()
+
+    return make_maildir(
+        tmp_path / "M",
+        {
+            "": [
+                (f"{i}.host", eml(bcc=LOG, message_id=f"<{tag}{i}@x>", to=f"c{i}@acme.example", attachments=atts(i)))
+                for i in range(n)
+            ]
+        },
+    )
 
 
 @pytest.fixture
@@ -48,7 +62,10 @@ def logged_once(team, tmp_path):
         (lambda b: b[:1], ("corrupt",)),
         (lambda b: b"\x00" * 64 + b[64:], ("corrupt",)),  # garbage
         (lambda b: b"", ("corrupt",)),
-        (lambda b: b.replace(b'"schema": 2', b'"schema": 99', 1).replace(b'"schema":2', b'"schema":99', 1), ("schema version 99",)),
+        (
+            lambda b: b.replace(b'"schema": 2', b'"schema": 99', 1).replace(b'"schema":2', b'"schema":99', 1),
+            ("schema version 99",),
+        ),
         (lambda b: json.dumps({"users": {}}).encode(), ("schema version None",)),
     ],
 )
@@ -56,7 +73,12 @@ def test_damaged_database_is_exit_65_with_one_line_and_left_untouched(logged_onc
     db = logged_once.db
     db.write_bytes(damage(db.read_bytes()))
     before = snapshot(db.parent)
-    for args in (("ingest", str(mailbox(tmp_path / "more"))), ("emails", "list", "--json"), ("contacts", "list"), ("users", "add", "x@ourco.example")):
+    for args in (
+        ("ingest", str(mailbox(tmp_path / "more"))),
+        ("emails", "list", "--json"),
+        ("contacts", "list"),
+        ("users", "add", "x@ourco.example"),
+    ):
         one_line(logged_once.process(*args), 65, str(db), *words)
         assert snapshot(db.parent) == before
 
@@ -100,7 +122,9 @@ def small_disk(tmp_path):
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a full disk needs a small tmpfs, and mounting one needs root (not root here)")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if proc.returncode:
         pytest.skip(f"cannot mount a small tmpfs for a full disk here: {proc.stderr.strip()}")
     try:
@@ -123,7 +147,14 @@ def test_full_disk_is_exit_74_and_the_database_intact(logged_once, tmp_path, sma
     assert full.process("emails", "list", "--json").returncode == 0
     # room again (the attachments are smaller now): the next run logs them, nothing twice
     for i, p in enumerate(sorted((box / "new").iterdir())):
-        p.write_bytes(eml(bcc=LOG, message_id=f"<big{i}@x>", to=f"c{i}@acme.example", attachments=[("a.bin", "application/octet-stream", b"x" * 1000)]))
+        p.write_bytes(
+            eml(
+                bcc=LOG,
+                message_id=f"<big{i}@x>",
+                to=f"c{i}@acme.example",
+                attachments=[("a.bin", "application/octet-stream", b"x" * 1000)],
+            )
+        )
     proc = full.process("ingest", str(box), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["logged"] == 8

@@ -2,6 +2,7 @@
 contradictions and typos are usage errors, a mistyped database is not an empty CRM, one
 missing mailbox does not stop the others, saved attachments are private, and `crmlog init`
 keeps machines out of the contacts."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ import subprocess
 import tomllib
 
 import pytest
-
 from conftest import LOG, eml, make_maildir
 
 LONG = "alice.maria.van-der-berg-hutchinson@marketing.very-long-subsidiary-name.example"
@@ -36,7 +36,7 @@ def test_piped_output_is_never_cut_to_the_terminal_width(team):
     assert line.split("\t")[1:3] == [LONG, "Alice van der Berg-Hutchinson"]
     emails = team.process("emails", "list").stdout.splitlines()
     header = emails[1].split("\t")
-    row = dict(zip(header, emails[2].split("\t")))
+    row = dict(zip(header, emails[2].split("\t"), strict=False))
     assert (row["date"], row["subject"]) == ("2026-06-01T07:00:00+00:00", LONG_SUBJECT)
     assert "…" not in team.process("contacts", "show", "li.wei@acme.example").stdout
 
@@ -60,7 +60,9 @@ def test_piped_output_convention_title_header_rows_tab_separated(team):
 
 
 def test_piped_emails_list_says_in_its_title_when_it_shows_only_the_newest(team):
-    box = make_maildir(team.tmp / "Maildir", {"": [(f"{n}.a:2,S", bcc(n, "li.wei@acme.example", f"S{n}")) for n in range(3)]})
+    box = make_maildir(
+        team.tmp / "Maildir", {"": [(f"{n}.a:2,S", bcc(n, "li.wei@acme.example", f"S{n}")) for n in range(3)]}
+    )
     team.process("ingest", box)
     lines = team.process("emails", "list", "--limit", "2").stdout.splitlines()
     assert lines[0] == "# E-mails, the newest of 3 (--limit 0 shows all) (2)"
@@ -73,7 +75,16 @@ def test_a_terminal_too_narrow_for_the_columns_gets_every_value_whole(team):
     status, raw = team.terminal("users", "list", columns=30)
     assert status == 0
     rows = raw.replace("\r\n", "\n").splitlines()
-    assert rows[1].split("\t") == ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"]
+    assert rows[1].split("\t") == [
+        "id",
+        "email",
+        "name",
+        "inboxes",
+        "aliases",
+        "logins",
+        "seat",
+        "personal_inbox_access",
+    ]
     assert rows[2].split("\t") == ["1", "anna@ourco.example", "Anna", "anna@ourco.example", "", "anna", "full", "yes"]
 
 
@@ -123,9 +134,18 @@ def test_session_ingest_user_with_an_unknown_login_is_a_usage_error(team):
 
 
 VIEWS = [
-    ("users", "list"), ("team-inboxes", "list"), ("deals", "list"), ("contacts", "list"),
-    ("contacts", "show", "li.wei@acme.example"), ("companies", "list"), ("companies", "show", "acme.example"),
-    ("emails", "list"), ("emails", "show", "1"), ("rejections",), ("notices",), ("attribution",),
+    ("users", "list"),
+    ("team-inboxes", "list"),
+    ("deals", "list"),
+    ("contacts", "list"),
+    ("contacts", "show", "li.wei@acme.example"),
+    ("companies", "list"),
+    ("companies", "show", "acme.example"),
+    ("emails", "list"),
+    ("emails", "show", "1"),
+    ("rejections",),
+    ("notices",),
+    ("attribution",),
     ("attribution", "explain", "m1@ourco.example"),
 ]
 
@@ -206,7 +226,8 @@ def test_sec_3_saved_attachments_are_owner_only(team):
     again = team.process("emails", "show", "1", "--save-attachments", target, preexec_fn=lambda: os.umask(0))
     assert again.returncode == 0
     assert sorted((p.name, stat.S_IMODE(p.stat().st_mode)) for p in target.iterdir()) == [
-        ("quote-2.pdf", 0o600), ("quote.pdf", 0o600)
+        ("quote-2.pdf", 0o600),
+        ("quote.pdf", 0o600),
     ]
 
 
@@ -223,11 +244,18 @@ def test_bcc_1_init_never_log_keeps_noreply_and_bounce_addresses_out(cli):
         (line,) = [x for x in text.splitlines() if x.strip().startswith(json.dumps(pattern) + ",")]
         assert "# " in line
     cli.process("users", "add", "anna@ourco.example", "--inbox", "anna@ourco.example")
-    to = ", ".join([
-        "Li Wei <li.wei@acme.example>", "noreply@acme.example", "No Reply <no-reply-billing@vendor.example>",
-        "MAILER-DAEMON@mx.acme.example", "postmaster@acme.example", "bounces+123@lists.example",
-        "donotreply@bank.example", "Nora Eply <nora.eply@acme.example>",
-    ])
+    to = ", ".join(
+        [
+            "Li Wei <li.wei@acme.example>",
+            "noreply@acme.example",
+            "No Reply <no-reply-billing@vendor.example>",
+            "MAILER-DAEMON@mx.acme.example",
+            "postmaster@acme.example",
+            "bounces+123@lists.example",
+            "donotreply@bank.example",
+            "Nora Eply <nora.eply@acme.example>",
+        ]
+    )
     box = make_maildir(cli.tmp / "Maildir", {"": [("1.a:2,S", bcc(1, to))]})
     assert json.loads(cli.process("ingest", box, "--json").stdout)["logged"] == 1
     assert [c["email"] for c in cli.json("contacts", "list")] == ["li.wei@acme.example", "nora.eply@acme.example"]

@@ -5,6 +5,7 @@ themselves (crmlog/caps.py) are checked table-driven on small limits.
 The memory cap is what the tests hold: with it, the 60 MB attachment passes only because it is
 cut out before mail-parser reads it (read whole, mail-parser held it in about 750 MB). Time is
 measured by benchmarks/hostile.py; the timeout here only catches a hang."""
+
 from __future__ import annotations
 
 import base64
@@ -12,13 +13,12 @@ import hashlib
 import json
 import resource
 
-import pytest
-
-from conftest import LOG, Cli, eml, make_maildir
 import hostile
+import pytest
+from conftest import LOG, Cli, eml, make_maildir
 
-from crmlog.read.caps import Caps, OverCap, trim
 from crmlog.parse import ParseError, parse
+from crmlog.read.caps import Caps, OverCap, trim
 
 ADDRESS_SPACE = 300 << 20  # the whole address space of the ingest process (Python itself: about 55 MB)
 HANG = 300  # seconds: a hang, not a speed target
@@ -71,7 +71,13 @@ def test_lim_2_attachment_cut_before_parsing_is_named_exactly(team, tmp_path):
     (email,) = team.json("emails", "list")
     expected = hashlib.sha256(hostile._noise(60 << 20, 1)).hexdigest()
     assert email["attachments"] == [
-        {"filename": "big.bin", "content_type": "application/octet-stream", "size": 60 << 20, "sha256": expected, "stored": False}
+        {
+            "filename": "big.bin",
+            "content_type": "application/octet-stream",
+            "size": 60 << 20,
+            "sha256": expected,
+            "stored": False,
+        }
     ]
     (notice,) = team.json("notices")
     assert "'big.bin' (62,914,560 bytes)" in notice["detail"]
@@ -113,7 +119,9 @@ def mixed(*parts: bytes, epilogue: bytes = b"") -> bytes:
 TEXT = b"Content-Type: text/plain\r\n\r\nhello"
 
 
-def attach(data: bytes, encoding: str = "base64", name: str = "f.bin", ctype: str = "application/octet-stream") -> bytes:
+def attach(
+    data: bytes, encoding: str = "base64", name: str = "f.bin", ctype: str = "application/octet-stream"
+) -> bytes:
     payload = {"base64": base64.encodebytes(data).replace(b"\n", b"\r\n"), "8bit": data}.get(encoding)
     if encoding == "quoted-printable":
         import quopri
@@ -167,7 +175,10 @@ def test_lim_1_inline_text_far_over_the_body_limit_is_cut_and_rejected_unread():
     [
         (b"Subject: x\r\n" + b"X-A: b\r\n" * 700_000 + b"\r\nbody", "header block is over the 4,194,304-byte cap"),
         (b"Subject: x\r\n" + b"X-A: b\r\n" * 700_000, "header block is over the 4,194,304-byte cap"),  # never ends
-        (mixed(*[b'Content-Type: multipart/mixed; boundary="i%d"\r\n\r\n--i%d--' % (i, i) for i in range(101)]), "102 MIME multiparts"),
+        (
+            mixed(*[b'Content-Type: multipart/mixed; boundary="i%d"\r\n\r\n--i%d--' % (i, i) for i in range(101)]),
+            "102 MIME multiparts",
+        ),
         (hostile.nested(200).replace(b"\r\n", b"\r"), "201 MIME multiparts"),  # CR-only line ends
     ],
 )
@@ -190,10 +201,22 @@ EXTRACT = Caps(attachment_bytes=1_000_000, body_bytes=100_000, extract_bytes=10_
 PDF = bytes(range(256)) * 200  # 51,200 bytes: over extract_bytes as sent, under the limit
 
 
-def b64_part(data: bytes, disposition: str, *, width: int = 76, eol: bytes = b"\r\n", ctype=b"application/pdf") -> bytes:
+def b64_part(
+    data: bytes, disposition: str, *, width: int = 76, eol: bytes = b"\r\n", ctype=b"application/pdf"
+) -> bytes:
     text = base64.b64encode(data)
-    lines = eol.join(text[i:i + width] for i in range(0, len(text), width))
-    return b"Content-Type: " + ctype + eol + b"Content-Transfer-Encoding: base64" + eol + disposition.encode("utf-8") + eol + eol + lines
+    lines = eol.join(text[i : i + width] for i in range(0, len(text), width))
+    return (
+        b"Content-Type: "
+        + ctype
+        + eol
+        + b"Content-Transfer-Encoding: base64"
+        + eol
+        + disposition.encode("utf-8")
+        + eol
+        + eol
+        + lines
+    )
 
 
 ATTACHED = b"Content-Type: message/rfc822\r\n\r\nFrom: li@acme.example\r\nSubject: inner\r\n\r\nhi"
@@ -206,12 +229,32 @@ ATTACHED = b"Content-Type: message/rfc822\r\n\r\nFrom: li@acme.example\r\nSubjec
         ([TEXT, b64_part(PDF, "Content-Disposition: attachment; filename*=utf-8''%E6%8A%A5%E4%BB%B7.pdf")], 1),
         ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="=?utf-8?B?5oql5Lu3LnBkZg==?="')], 1),
         ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="caf\u00e9.pdf"')], 1),  # raw 8-bit name
-        ([TEXT, b64_part(PDF, 'Content-Disposition: inline; filename="a.png"', width=64, eol=b"\n", ctype=b"image/png")], 1),
+        (
+            [
+                TEXT,
+                b64_part(PDF, 'Content-Disposition: inline; filename="a.png"', width=64, eol=b"\n", ctype=b"image/png"),
+            ],
+            1,
+        ),
         ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="one-line.bin"', width=10**9)], 1),
-        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="a.pdf"'), b64_part(PDF[::-1], 'Content-Disposition: attachment; filename="b.pdf"'), attach(BLOB[:100], name="small.bin")], 2),
-        ([TEXT, b64_part(PDF[:-1], 'Content-Disposition: attachment; filename="unpadded.pdf"').rstrip(b"=")], 0),  # left to the parser
+        (
+            [
+                TEXT,
+                b64_part(PDF, 'Content-Disposition: attachment; filename="a.pdf"'),
+                b64_part(PDF[::-1], 'Content-Disposition: attachment; filename="b.pdf"'),
+                attach(BLOB[:100], name="small.bin"),
+            ],
+            2,
+        ),
+        (
+            [TEXT, b64_part(PDF[:-1], 'Content-Disposition: attachment; filename="unpadded.pdf"').rstrip(b"=")],
+            0,
+        ),  # left to the parser
         ([TEXT, b64_part(PDF, "Content-Disposition: attachment")], 0),  # no file name: mail-parser names it at random
-        ([TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="f.pdf"'), ATTACHED], 0),  # the forward path reads it whole
+        (
+            [TEXT, b64_part(PDF, 'Content-Disposition: attachment; filename="f.pdf"'), ATTACHED],
+            0,
+        ),  # the forward path reads it whole
     ],
 )
 def test_lim_3_big_attachments_decoded_before_parsing_are_the_parsers_byte_for_byte(parts, extracted):

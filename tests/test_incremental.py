@@ -2,6 +2,7 @@
 read on from where the last run stopped unless it was rewritten, Maildir keys that follow the
 folder, a schema-1 database upgraded without reading anything again, bodies in packs, and
 batches bounded by what they would cost to redo."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, LOG, eml, make_maildir
-from crmlog.read import sources
+from test_ingest import SETTINGS, team_db
+
 from crmlog.errors import DataError
 from crmlog.ingest import Batch, ingest
 from crmlog.parse import HeaderFilter
+from crmlog.read import sources
 from crmlog.store import Store
-from test_ingest import SETTINGS, team_db
 
 FROM_ = b"From anna@ourco.example Mon Jun  1 09:00:00 2026\n"
 
@@ -97,7 +98,9 @@ def test_once_2_a_rewritten_mbox_is_read_again_and_nothing_doubles(tmp_path, cha
     assert s.scanned == {"message-removed": 2, "same-size-rewrite": 3, "truncated": 1, "replaced-by-longer": 4}[change]
     assert s.logged == (1 if change == "replaced-by-longer" else 0)  # only the new message
     emails = db_of(db)["emails"].values()
-    assert sorted(e["message_id"] for e in emails) == [f"m{i}@x" for i in range(1, 4 + (change == "replaced-by-longer"))]
+    assert sorted(e["message_id"] for e in emails) == [
+        f"m{i}@x" for i in range(1, 4 + (change == "replaced-by-longer"))
+    ]
 
 
 def _reference_mbox(data: bytes) -> list[tuple[str, bytes]]:
@@ -120,7 +123,13 @@ def _reference_mbox(data: bytes) -> list[tuple[str, bytes]]:
 def _mboxes() -> list[bytes]:
     long_header = eml(headers={"X-Pad": ["y" * 900] * 60}, bcc=LOG)
     made = [
-        mbox_of(logged(1), skipped(2), long_header, eml(body="From the start of a line\n>From quoted\n"), b"Subject: no body"),
+        mbox_of(
+            logged(1),
+            skipped(2),
+            long_header,
+            eml(body="From the start of a line\n>From quoted\n"),
+            b"Subject: no body",
+        ),
         FROM_ + FROM_ + logged(3),  # a From_ line right after a From_ line: an empty message
         mbox_of(logged(4)).replace(b"\n", b"\r\n"),
         mbox_of(skipped(5)) + FROM_.rstrip(b"\n"),  # ends in a From_ line without a newline
@@ -142,7 +151,7 @@ def test_chunked_mbox_reader_splits_exactly_as_the_line_reader(tmp_path, monkeyp
         items = list(folder.messages(addressed))
         expected = _reference_mbox(data)
         assert [i.key for i in items] == [k for k, _ in expected], n
-        for item, (_, raw) in zip(items, expected):
+        for item, (_, raw) in zip(items, expected, strict=False):
             assert isinstance(item, sources.Unaddressed) != addressed(raw), (n, item.key)
             if isinstance(item, sources.RawMessage):
                 assert item.data == raw
@@ -201,9 +210,25 @@ def test_a_schema_1_database_is_upgraded_without_reading_anything_again(tmp_path
         "2": {"source": maildir_source, "key": "b", "outcome": "skipped"},
         "3": {"source": mbox_source, "key": f"0-{mbox.stat().st_size}", "outcome": "logged"},
     }
-    data["emails"] = {"1": {"identity": "m1@x", "message_id": "m1@x", "subject": "number 1", "date": None, "path": "bcc",
-                            "user": "anna@ourco.example", "from": "anna@ourco.example", "contacts": [], "companies": [],
-                            "deals": [], "attachments": [], "text": "inline body of schema 1", "html": "", "source": maildir_source, "key": "a"}}
+    data["emails"] = {
+        "1": {
+            "identity": "m1@x",
+            "message_id": "m1@x",
+            "subject": "number 1",
+            "date": None,
+            "path": "bcc",
+            "user": "anna@ourco.example",
+            "from": "anna@ourco.example",
+            "contacts": [],
+            "companies": [],
+            "deals": [],
+            "attachments": [],
+            "text": "inline body of schema 1",
+            "html": "",
+            "source": maildir_source,
+            "key": "a",
+        }
+    }
     db.write_text(json.dumps(data))
     shown = cli.json("emails", "show", "m1@x")  # a reader reads schema 1 as it is
     assert shown["text"] == "inline body of schema 1"

@@ -1,29 +1,34 @@
 """The ingest shell over real Maildirs: every addressed message ends logged or rejected (never
 both, never neither), a second run changes nothing, unreadable files are retried."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
 from conftest import LOG, eml, make_maildir
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
 from crmlog.store import Store, identity
 
 SETTINGS = Settings(bcc=(LOG,), forward=("fwd@crm.example.com",), max_attachment_bytes=50)
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def team_db(path: Path) -> Path:
     with Store.writer(path) as store:
         for email, seat in (("anna@ourco.example", "full"), ("ben@ourco.example", "read-only")):
-            store.add_user(email=email, name="", inboxes=[email], aliases=[], logins=[], seat=seat, permission=True, now=NOW)
+            store.add_user(
+                email=email, name="", inboxes=[email], aliases=[], logins=[], seat=seat, permission=True, now=NOW
+            )
         store.commit()
     return path
 
@@ -46,7 +51,14 @@ one_message = st.fixed_dictionaries(
 def build(spec: dict) -> tuple[str, bytes]:
     headers = {"Delivered-To": LOG} if spec["delivered"] else None
     attachments = [("a.bin", "application/octet-stream", b"x" * spec["attach"])] if spec["attach"] else []
-    data = eml(frm=spec["frm"], to=spec["to"] or None, bcc=spec["bcc"], headers=headers, message_id=f"<m{spec['mid']}@x>", attachments=attachments)
+    data = eml(
+        frm=spec["frm"],
+        to=spec["to"] or None,
+        bcc=spec["bcc"],
+        headers=headers,
+        message_id=f"<m{spec['mid']}@x>",
+        attachments=attachments,
+    )
     return spec["folder"], data
 
 

@@ -1,4 +1,5 @@
 """The pipeline's shape holds: each outside library lives in one module, the rules do no I/O."""
+
 from __future__ import annotations
 
 import ast
@@ -21,11 +22,30 @@ OWNERS = {
     "dateparser": {"rules"},
 }
 PURE = {
-    "model.py", "rules/engine.py", "rules/attribution.py", "rules/authenticity.py", "rules/forwards.py",
-    "rules/forward_landmarks.py", "rules/forward_values.py", "rules/forward_layouts.py", "read/caps.py",
+    "model.py",
+    "rules/engine.py",
+    "rules/attribution.py",
+    "rules/authenticity.py",
+    "rules/forwards.py",
+    "rules/forward_landmarks.py",
+    "rules/forward_values.py",
+    "rules/forward_layouts.py",
+    "read/caps.py",
     "read/headerblock.py",
 }
-IMPURE = {"os", "io", "time", "random", "secrets", "subprocess", "socket", "shutil", "pathlib", "uuid", "datetime.datetime.now"}
+IMPURE = {
+    "os",
+    "io",
+    "time",
+    "random",
+    "secrets",
+    "subprocess",
+    "socket",
+    "shutil",
+    "pathlib",
+    "uuid",
+    "datetime.datetime.now",
+}
 
 
 def imports(path: Path) -> set[str]:
@@ -48,7 +68,11 @@ def test_each_outside_library_is_imported_by_one_module(library, owners):
 @pytest.mark.parametrize("module", sorted(PURE))
 def test_rules_modules_import_nothing_that_does_io(module):
     assert not imports(PACKAGE / module) & IMPURE
-    calls = {n.func.id for n in ast.walk(ast.parse((PACKAGE / module).read_text())) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    calls = {
+        n.func.id
+        for n in ast.walk(ast.parse((PACKAGE / module).read_text()))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
     assert not calls & {"open", "print", "input"}
 
 
@@ -65,5 +89,7 @@ def test_every_command_is_in_the_readme():
             if isinstance(cmd, click.Group):
                 yield from names(cmd, f"{prefix}{name} ")
 
-    missing = [n for n in names(main) if f"crmlog {n}" not in readme and f"`{n}" not in readme and f" {n} " not in readme]
+    missing = [
+        n for n in names(main) if f"crmlog {n}" not in readme and f"`{n}" not in readme and f" {n} " not in readme
+    ]
     assert missing == []

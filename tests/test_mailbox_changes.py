@@ -3,6 +3,7 @@ new/ to cur/, flags changed, files deleted between the listing and the read, fil
 read, names that are not UTF-8, and an mbox appended to during a run. The changes are made
 on real files at a chosen moment of a real run (after the folder was listed, through the
 run's progress hook) or with a real process that cannot read what root could."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_maildir
-from crmlog.ingest import ingest
-from crmlog.store import Store, identity
 from test_incremental import FROM_, logged, mbox_of
 from test_ingest import SETTINGS, team_db
+
+from crmlog.ingest import ingest
+from crmlog.store import Store, identity
 
 
 def logged_ids(db: Path) -> list[str]:
@@ -126,7 +127,8 @@ def test_mbox_message_half_written_by_a_locking_writer_waits_for_the_next_run(tm
     whole = FROM_ + logged(2, body="the whole body, line one\n" * 500 + "THE END\n") + b"\n"
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(box), str(len(whole) // 2), str(len(whole))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
         writer.stdin.write(whole)

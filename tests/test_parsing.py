@@ -1,15 +1,16 @@
 """Bytes to Message: addresses (ADDR-1), envelope recipients (ADDR-2), SESSION, sizes, and
 every file of the real corpus without a crash (REJ-2)."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
 from conftest import LOG, corpus_files, corpus_or_skip, eml
-from crmlog.rules.authenticity import authenticated_login
+
 from crmlog.model import normalize_email, normalize_message_id
 from crmlog.parse import HeaderFilter, ParseError, parse
+from crmlog.rules.authenticity import authenticated_login
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,12 @@ def test_addr_1_normalize_email(raw, normal):
 
 
 def test_addr_1_rfc2047_names_decoded_and_addresses_normalised():
-    m = parse(eml(to="=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <Joerg+news@Beispiel.DE>", frm="=?gb2312?b?1cXI/Q==?= <zhang@Example.cn>"))
+    m = parse(
+        eml(
+            to="=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <Joerg+news@Beispiel.DE>",
+            frm="=?gb2312?b?1cXI/Q==?= <zhang@Example.cn>",
+        )
+    )
     assert (m.to[0].email, m.to[0].name) == ("joerg@beispiel.de", "Jörg Müller")
     assert (m.sender.email, m.sender.name) == ("zhang@example.cn", "张三")
 
@@ -104,7 +110,12 @@ def test_date_is_timezone_aware_utc():
 
 def test_lim_sizes_are_decoded_bytes_and_attachments_byte_for_byte():
     blob = bytes(range(256)) * 40
-    m = parse(eml(body="x" * 5000 + "\n", attachments=[("a.bin", "application/octet-stream", blob), ("n.txt", "text/plain", b"caf\xc3\xa9\n")]))
+    m = parse(
+        eml(
+            body="x" * 5000 + "\n",
+            attachments=[("a.bin", "application/octet-stream", blob), ("n.txt", "text/plain", b"caf\xc3\xa9\n")],
+        )
+    )
     assert m.body_bytes == 5001
     assert [(a.filename, a.content_type, a.data) for a in m.attachments] == [
         ("a.bin", "application/octet-stream", blob),

@@ -2,6 +2,7 @@
 (tests/mta.py), delivered by its virtual(8) agent into Maildirs and an mbox, then read by the
 real `crmlog` CLI. Postfix writes the delivered copies, not us: the envelope headers, its
 Received line, what it does with a Bcc header."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,6 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-
 from conftest import FWD, LOG, Cli
 from mta import HOSTNAME
 
@@ -58,7 +58,9 @@ def send(postfix, message: EmailMessage, recipients: list[str]) -> None:
     assert refused == {}
 
 
-def letter(subject: str, message_id: str, *, to="Li Wei <li.wei@acme.example>", body="Dear Li,\n\nthe offer.\n\nAnna\n") -> EmailMessage:
+def letter(
+    subject: str, message_id: str, *, to="Li Wei <li.wei@acme.example>", body="Dear Li,\n\nthe offer.\n\nAnna\n"
+) -> EmailMessage:
     m = EmailMessage()
     m["From"] = f"Anna <{ANNA}>"
     m["To"] = to
@@ -105,14 +107,19 @@ def test_e2e_addr_2_bcc_is_found_through_the_envelope_headers_postfix_writes(pos
     assert (summary["logged"], summary["contacts_created"]) == (1, 1)
     (email,) = crm.json("emails", "list")
     assert (email["message_id"], email["path"], email["user"], email["contacts"]) == (
-        "e2e-bcc@ourco.example", "bcc", ANNA, ["li.wei@acme.example"]
+        "e2e-bcc@ourco.example",
+        "bcc",
+        ANNA,
+        ["li.wei@acme.example"],
     )
     assert postfix.delivered(ANNA) == []  # the discarded recipient got nothing, nor did Anna
 
 
 def test_e2e_addr_1_sub_address_and_once_2_mbox_delivery(postfix, tmp_path):
     crm = Crm(tmp_path, postfix)
-    send(postfix, letter("Archived", "<e2e-mbox@ourco.example>"), ["li.wei@acme.example", "archive+acme@crm.example.com"])
+    send(
+        postfix, letter("Archived", "<e2e-mbox@ourco.example>"), ["li.wei@acme.example", "archive+acme@crm.example.com"]
+    )
     postfix.wait_for_delivery()
     mbox = postfix.mail_dir / "archive.mbox"
     assert mbox.read_bytes().startswith(b"From ")
@@ -139,7 +146,10 @@ def test_e2e_fwd_4_forward_is_logged_on_the_original_sender(postfix, tmp_path):
     assert summary["logged"] == 1, crm.json("rejections")
     (email,) = crm.json("emails", "list")
     assert (email["path"], email["from"], email["subject"], email["contacts"]) == (
-        "forward", "li.wei@acme.example", "Re: Our offer", ["li.wei@acme.example"]
+        "forward",
+        "li.wei@acme.example",
+        "Re: Our offer",
+        ["li.wei@acme.example"],
     )
 
 
@@ -153,8 +163,15 @@ def test_e2e_lim_3_attachment_is_stored_byte_for_byte(postfix, tmp_path):
         postfix.wait_for_delivery()
         crm.ingest(postfix.maildir(LOG))
     (email,) = crm.json("emails", "list")
-    assert email["attachments"] == [{"filename": "quote.pdf", "content_type": "application/pdf", "size": len(pdf),
-                                     "sha256": hashlib.sha256(pdf).hexdigest(), "stored": True}]
+    assert email["attachments"] == [
+        {
+            "filename": "quote.pdf",
+            "content_type": "application/pdf",
+            "size": len(pdf),
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "stored": True,
+        }
+    ]
     crm.run("emails", "show", "e2e-att@ourco.example", "--save-attachments", str(tmp_path / "out"))
     assert (tmp_path / "out" / "quote.pdf").read_bytes() == pdf
 
@@ -184,8 +201,12 @@ def test_e2e_once_1_same_message_delivered_twice_is_logged_once(postfix, tmp_pat
 
 
 def test_e2e_lim_2_notice_is_mailed_to_the_user_once_and_retried_after_a_failure(postfix, tmp_path):
-    crm = Crm(tmp_path, postfix, limits="max_attachment_bytes = 50000",
-              notices='mail = true\nsendmail = "/nonexistent/sendmail"')
+    crm = Crm(
+        tmp_path,
+        postfix,
+        limits="max_attachment_bytes = 50000",
+        notices='mail = true\nsendmail = "/nonexistent/sendmail"',
+    )
     m = letter("Big drawing", "<e2e-lim2@ourco.example>")
     m.add_attachment(b"\x89PNG" + bytes(200_000), maintype="image", subtype="png", filename="drawing.png")
     send(postfix, m, ["li.wei@acme.example", LOG])
@@ -228,8 +249,12 @@ def test_e2e_sec_4_forged_authentication_from_outside_is_rejected(postfix, tmp_p
     # the forged ones below are ignored; so is the forged Received below Postfix's own
     crm = Crm(tmp_path, postfix, security=f'require_authenticated_sender = true\ntrusted_hosts = ["{HOSTNAME}"]')
     forged = letter("Forged", "<e2e-forged@ourco.example>")
-    forged["Received"] = f"from laptop (unknown [10.0.0.5]) (Authenticated sender: anna) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
-    forged["Authentication-Results"] = f"{HOSTNAME}; dkim=pass header.d=ourco.example; spf=pass smtp.mailfrom=ourco.example"
+    forged["Received"] = (
+        f"from laptop (unknown [10.0.0.5]) (Authenticated sender: anna) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
+    )
+    forged["Authentication-Results"] = (
+        f"{HOSTNAME}; dkim=pass header.d=ourco.example; spf=pass smtp.mailfrom=ourco.example"
+    )
     send(postfix, forged, [LOG])
     postfix.wait_for_delivery()
     summary = crm.ingest(postfix.maildir(LOG))
@@ -269,13 +294,17 @@ def assert_credited_to_the_connector(crm: Crm, message_id: str) -> None:
 
 
 @pytest.mark.parametrize("trusted_hosts", [f'["{HOSTNAME}"]', "[]"], ids=["trusted-hosts", "no-trusted-hosts"])
-def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_the_connector(postfix, tmp_path, trusted_hosts):
+def test_e2e_session_forged_authenticated_sender_below_an_outside_hop_credits_the_connector(
+    postfix, tmp_path, trusted_hosts
+):
     # a team-inbox message relayed from outside carrying an older Received that claims bob
     # authenticated at our own host: SESSION must not read it, so ATTR-T credits anna, who
     # connected the inbox
     crm = team_inbox_crm(tmp_path, postfix, f"trusted_hosts = {trusted_hosts}")
     forged = f"from laptop (unknown [10.0.0.5]) (Authenticated sender: bob) by {HOSTNAME} (Postfix) with ESMTPSA id 1; Tue, 1 Dec 2026 08:00:00 +0000"
-    newest, older = delivered_team_letter(postfix, "e2e-team@ourco.example", ["li.wei@acme.example", LOG], Received=forged)
+    newest, older = delivered_team_letter(
+        postfix, "e2e-team@ourco.example", ["li.wei@acme.example", LOG], Received=forged
+    )
     assert "[127.0.0.1]" in newest and f"by {HOSTNAME} (Postfix)" in newest  # Postfix's own, from outside
     assert "(Authenticated sender: bob)" in older and "Authenticated sender" not in newest
     assert crm.ingest(postfix.maildir(LOG))["logged"] == 1

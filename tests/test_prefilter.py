@@ -2,20 +2,23 @@
 (parse() + the addressed test of rules.decide) on every message: the real corpus, a generated
 corpus, table cases of every form an address takes in a header, and generated header blocks.
 No false negative (a missed BCC is lost data), and no false positive (a parse for nothing)."""
+
 from __future__ import annotations
 
 import email
 import sys
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
-
 from conftest import FWD, LOG, ROOT, corpus_files, corpus_or_skip
-from crmlog.read.headerblock import header_block, header_block_end
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from crmlog.parse import HeaderFilter, ParseError, parse
+from crmlog.read.headerblock import header_block, header_block_end
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import make_corpus  # noqa: E402
+import make_corpus
 
 OURS = frozenset({LOG, FWD})
 
@@ -38,7 +41,9 @@ def agree(data: bytes, addresses: frozenset[str] = OURS) -> tuple[bool, bool | N
 
 
 def msg(*headers: str, body: str = "Hello\n", eol: str = "\n") -> bytes:
-    return (eol.join(["From: Anna <anna@ourco.example>", *headers, "Subject: hi", "Message-ID: <t@x>"]) + eol + eol + body).encode()
+    return (
+        eol.join(["From: Anna <anna@ourco.example>", *headers, "Subject: hi", "Message-ID: <t@x>"]) + eol + eol + body
+    ).encode()
 
 
 CASES = [
@@ -60,15 +65,34 @@ CASES = [
     ("x-envelope-to", msg("X-Envelope-To: <log@crm.example.com>", "To: li@acme.example"), True),
     ("resent-to", msg("Resent-To: log@crm.example.com", "To: li@acme.example"), True),
     ("resent-bcc", msg("Resent-Bcc: fwd@crm.example.com", "To: li@acme.example"), True),
-    ("received-for", msg("Received: from a by mx.crm.example.com\n\tfor <log@crm.example.com>; Mon, 1 Jun 2026 09:00:00 +0000", "To: li@acme.example"), True),
-    ("received-for-tag", msg("Received: by mx for log+x@crm.example.com; Mon, 1 Jun 2026 09:00:00 +0000", "To: li@acme.example"), True),
-    ("second-delivered-to", msg("Delivered-To: anna@ourco.example", "Delivered-To: log@crm.example.com", "To: li@acme.example"), True),
+    (
+        "received-for",
+        msg(
+            "Received: from a by mx.crm.example.com\n\tfor <log@crm.example.com>; Mon, 1 Jun 2026 09:00:00 +0000",
+            "To: li@acme.example",
+        ),
+        True,
+    ),
+    (
+        "received-for-tag",
+        msg("Received: by mx for log+x@crm.example.com; Mon, 1 Jun 2026 09:00:00 +0000", "To: li@acme.example"),
+        True,
+    ),
+    (
+        "second-delivered-to",
+        msg("Delivered-To: anna@ourco.example", "Delivered-To: log@crm.example.com", "To: li@acme.example"),
+        True,
+    ),
     ("forward-address", msg("To: fwd@crm.example.com"), True),
     ("crlf", msg("To: li@acme.example", "Bcc: log@crm.example.com", eol="\r\n"), True),
     ("cr-only", msg("To: li@acme.example", "Bcc: log@crm.example.com", eol="\r"), True),
     ("8bit-name", b"From: a@b.example\nTo: Caf\xe9 <log@crm.example.com>\nSubject: x\n\nbody\n", True),
     ("bom", b"\xef\xbb\xbf" + msg("Bcc: log@crm.example.com", "To: li@acme.example"), True),
-    ("long-header-block", msg(*[f"X-Pad-{i}: {'x' * 70}" for i in range(400)], "Bcc: log@crm.example.com", "To: li@acme.example"), True),
+    (
+        "long-header-block",
+        msg(*[f"X-Pad-{i}: {'x' * 70}" for i in range(400)], "Bcc: log@crm.example.com", "To: li@acme.example"),
+        True,
+    ),
     # not addressed: the address stands where ADDR-2 does not look, or is another address
     ("in-body", msg("To: li@acme.example", body="Please bcc log@crm.example.com\n"), False),
     ("in-subject", msg("To: li@acme.example", "X-Note: stop writing to log@crm.example.com"), False),
@@ -81,7 +105,11 @@ CASES = [
     ("encoded-word-address", msg("To: =?utf-8?q?log=40crm=2Eexample=2Ecom?="), False),
     ("display-name-only", msg("To: log@crm.example.com <li@acme.example>"), False),
     ("after-header-block", b"From: a@b.example\nTo: li@acme.example\n\nBcc: log@crm.example.com\n", False),
-    ("after-non-header-line", b"From: a@b.example\nTo: li@acme.example\nthis line ends the headers\nBcc: log@crm.example.com\n\nx\n", False),
+    (
+        "after-non-header-line",
+        b"From: a@b.example\nTo: li@acme.example\nthis line ends the headers\nBcc: log@crm.example.com\n\nx\n",
+        False,
+    ),
     ("from-only", msg("To: li@acme.example").replace(b"anna@ourco.example", b"log@crm.example.com"), False),
 ]
 
@@ -160,17 +188,45 @@ forms = st.builds(
     lambda local, tag, a, b, c, d, dom: f"{local}{tag}{a}@{b}{dom[0]}{c}.{d}{dom[1]}",
     st.sampled_from(["log", "LOG", "Log", "blog", "fwd", "lo g"]),
     st.sampled_from(["", "+acme", "+", "+a.b"]),
-    cfws, cfws, cfws, cfws,
-    st.sampled_from([("crm", "example.com"), ("CRM", "Example.Com"), ("crm", "example.community"), ("crm2", "example.com")]),
+    cfws,
+    cfws,
+    cfws,
+    cfws,
+    st.sampled_from(
+        [("crm", "example.com"), ("CRM", "Example.Com"), ("crm", "example.community"), ("crm2", "example.com")]
+    ),
 )
-placement = st.sampled_from(["To", "Cc", "Bcc", "Delivered-To", "X-Original-To", "Resent-Cc", "Reply-To", "Subject", "X-Other", "Received-for", "Comments"])
+placement = st.sampled_from(
+    [
+        "To",
+        "Cc",
+        "Bcc",
+        "Delivered-To",
+        "X-Original-To",
+        "Resent-Cc",
+        "Reply-To",
+        "Subject",
+        "X-Other",
+        "Received-for",
+        "Comments",
+    ]
+)
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(address=forms, where=placement, wrapper=st.sampled_from(["{}", "<{}>", "Name <{}>", "a@b.example, {}", "g: {};"]), eol=st.sampled_from(["\n", "\r\n"]))
+@given(
+    address=forms,
+    where=placement,
+    wrapper=st.sampled_from(["{}", "<{}>", "Name <{}>", "a@b.example, {}", "g: {};"]),
+    eol=st.sampled_from(["\n", "\r\n"]),
+)
 def test_addr_2_filter_agrees_with_the_full_rule_on_generated_headers(address, where, wrapper, eol):
     value = wrapper.format(address)
-    field = f"Received: from a by b for {value}; Mon, 1 Jun 2026 09:00:00 +0000" if where == "Received-for" else f"{where}: {value}"
+    field = (
+        f"Received: from a by b for {value}; Mon, 1 Jun 2026 09:00:00 +0000"
+        if where == "Received-for"
+        else f"{where}: {value}"
+    )
     data = msg("To: li@acme.example", field, eol=eol)
     filtered, full = agree(data)
     assert full is not None and filtered == full

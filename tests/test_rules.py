@@ -1,13 +1,15 @@
 """The rule engine over values built in code: no files, no mocks. Test names cite rule ids."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
-
 from conftest import eml
-from crmlog.rules.attribution import attribute, session_user
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from crmlog.model import (
     Accepted,
     Address,
@@ -16,8 +18,8 @@ from crmlog.model import (
     Contact,
     Deal,
     Duplicate,
-    Message,
     LogPath,
+    Message,
     NewContact,
     OversizedPart,
     Rejected,
@@ -29,12 +31,15 @@ from crmlog.model import (
     User,
 )
 from crmlog.parse import parse
+from crmlog.rules.attribution import attribute, session_user
 from crmlog.rules.engine import decide, is_never_logged
 
 LOG, FWD = "log@crm.example.com", "fwd@crm.example.com"
 SETTINGS = Settings(bcc=(LOG,), forward=(FWD,), max_body_bytes=1000, max_attachment_bytes=100)
 
-ANNA = User(id=1, email="anna@ourco.example", inboxes=(("anna@ourco.example", "2026-01-01T00:00:00+00:00"),), logins=("anna",))
+ANNA = User(
+    id=1, email="anna@ourco.example", inboxes=(("anna@ourco.example", "2026-01-01T00:00:00+00:00"),), logins=("anna",)
+)
 BEN = User(id=2, email="ben@ourco.example", seat=Seat.READ_ONLY)
 CARL = User(id=3, email="carl@ourco.example", personal_inbox_access=False)
 DORA = User(id=4, email="dora@ourco.example", aliases=("d.sales@ourco.example",), logins=("dora",))
@@ -52,7 +57,7 @@ def message(**kw) -> Message:
     base = dict(
         identity="m1@ourco.example",
         message_id="m1@ourco.example",
-        date=datetime(2026, 6, 1, 7, tzinfo=timezone.utc),
+        date=datetime(2026, 6, 1, 7, tzinfo=UTC),
         subject="Hello",
         sender=addr("anna@ourco.example"),
         to=(addr("li.wei@acme.example", "Li Wei"),),
@@ -149,7 +154,10 @@ def test_attr_4_session_user_among_candidates_wins_not_ambiguous():
 
 
 def test_attr_4_never_random_same_answer_in_any_order():
-    answers = {attribute(SHARED, users, (), None).user for users in [(U_LATE, U_TIE, U_EARLY), (U_EARLY, U_TIE, U_LATE), (U_TIE, U_EARLY, U_LATE)]}
+    answers = {
+        attribute(SHARED, users, (), None).user
+        for users in [(U_LATE, U_TIE, U_EARLY), (U_EARLY, U_TIE, U_LATE), (U_TIE, U_EARLY, U_LATE)]
+    }
     assert answers == {"early@ourco.example"}
 
 
@@ -217,7 +225,9 @@ def test_session_clause_inside_the_trusted_chain_chooses_the_user():
     trusted = Settings(bcc=(LOG,), trusted_hosts=frozenset({MX, SUBMIT, "127.0.0.1"}))
     d = accepted(decide(delivered_copy("sales@ourco.example", *hops), TEAM, trusted))
     assert (d.attribution.user, d.attribution.rule, d.attribution.session_user) == (
-        "dora@ourco.example", "ATTR-T", "dora@ourco.example"
+        "dora@ourco.example",
+        "ATTR-T",
+        "dora@ourco.example",
     )
     assert "SESSION" in d.rules
     # the same clause one hop beyond the chain (the submission host is not trusted) does not
@@ -229,7 +239,9 @@ def test_session_clause_inside_the_trusted_chain_chooses_the_user():
 def test_session_without_trusted_hosts_only_the_newest_received_counts():
     newest = accepted(decide(delivered_copy("sales@ourco.example", submitted("dora")), TEAM, SETTINGS))
     assert (newest.attribution.user, newest.attribution.session_user) == ("dora@ourco.example", "dora@ourco.example")
-    older = accepted(decide(delivered_copy("sales@ourco.example", FROM_SUBMIT, submitted("dora", by=SUBMIT)), TEAM, SETTINGS))
+    older = accepted(
+        decide(delivered_copy("sales@ourco.example", FROM_SUBMIT, submitted("dora", by=SUBMIT)), TEAM, SETTINGS)
+    )
     assert (older.attribution.user, older.attribution.session_user) == ("anna@ourco.example", None)
 
 
@@ -297,13 +309,23 @@ def test_bcc_2_bcc_only_recipient_gets_no_contact_nor_association():
 
 def test_bcc_3_existing_contact_company_and_five_newest_open_deals():
     li = "li.wei@acme.example"
-    deals = tuple(
-        Deal(id=i, name=f"d{i}", stage=stage, created=f"2026-0{m}-01T00:00:00+00:00", contacts=(li,))
-        for i, stage, m in [
-            (1, "open", 1), (2, "open", 2), (3, "won", 9), (4, "open", 3), (5, "lost", 9),
-            (6, "open", 4), (7, "open", 5), (8, "open", 6), (9, "open", 6),
-        ]
-    ) + (Deal(id=10, name="other", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("x@y.example",)),)
+    deals = (
+        *tuple(
+            Deal(id=i, name=f"d{i}", stage=stage, created=f"2026-0{m}-01T00:00:00+00:00", contacts=(li,))
+            for i, stage, m in [
+                (1, "open", 1),
+                (2, "open", 2),
+                (3, "won", 9),
+                (4, "open", 3),
+                (5, "lost", 9),
+                (6, "open", 4),
+                (7, "open", 5),
+                (8, "open", 6),
+                (9, "open", 6),
+            ]
+        ),
+        Deal(id=10, name="other", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("x@y.example",)),
+    )
     view = Snapshot(users=TEAM.users, contacts={li: Contact(email=li, company="acme-group.example")}, deals=deals)
     d = accepted(decide(message(), view, SETTINGS))
     assert d.new_contacts == ()
@@ -389,7 +411,9 @@ def test_once_1_already_logged_identity_is_a_duplicate():
 # ------------------------------------------------------------------ SEC-4 (setting)
 
 
-SEC4 = Settings(bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}), authserv_ids=frozenset({MX}))
+SEC4 = Settings(
+    bcc=(LOG,), require_authenticated_sender=True, trusted_hosts=frozenset({MX}), authserv_ids=frozenset({MX})
+)
 SUBMITTED = submitted("anna")
 
 
@@ -425,7 +449,18 @@ def test_sec_4_off_by_default_logs_an_unproven_delivered_copy():
 # ------------------------------------------------------------------ properties
 
 
-emails = st.sampled_from(["anna@ourco.example", "ben@ourco.example", "sales@ourco.example", "li@acme.example", LOG, FWD, "x@gmail.com", "d.sales@ourco.example"])
+emails = st.sampled_from(
+    [
+        "anna@ourco.example",
+        "ben@ourco.example",
+        "sales@ourco.example",
+        "li@acme.example",
+        LOG,
+        FWD,
+        "x@gmail.com",
+        "d.sales@ourco.example",
+    ]
+)
 addresses = st.builds(Address, email=emails, name=st.text(max_size=5))
 
 
@@ -483,7 +518,11 @@ def test_fwd_1_one_forwarded_message_is_logged_with_what_its_header_says():
     d = accepted(decide(forward(), TEAM, SETTINGS))
     f = d.forwarded
     assert f is not None and f.client == "gmail"
-    assert (f.sender, f.subject, f.date) == (addr("li.wei@acme.example", "Li Wei"), "Re: Quote for 200 pumps", "2021-03-09T16:12:00")
+    assert (f.sender, f.subject, f.date) == (
+        addr("li.wei@acme.example", "Li Wei"),
+        "Re: Quote for 200 pumps",
+        "2021-03-09T16:12:00",
+    )
     assert "FWD-1" in d.rules
 
 
@@ -512,7 +551,9 @@ def test_fwd_3_forwarded_message_written_by_the_forwarder_is_a_thread():
 def test_fwd_4_contact_is_the_forwarded_sender_created_as_forward_sender():
     d = accepted(decide(forward(), TEAM, SETTINGS))
     assert d.contacts == ("li.wei@acme.example",)
-    assert d.new_contacts == (NewContact(email="li.wei@acme.example", name="Li Wei", source="forward-sender", company="acme.example"),)
+    assert d.new_contacts == (
+        NewContact(email="li.wei@acme.example", name="Li Wei", source="forward-sender", company="acme.example"),
+    )
     assert d.forwarded is not None and d.forwarded.note == "Please log this."
     assert d.forwarded.body == "We accept the quote."
 
@@ -526,10 +567,21 @@ def test_fwd_5_forwarded_to_and_cc_are_not_contacts():
 
 def test_fwd_6_associations_as_bcc_3_for_the_one_contact():
     li = "li.wei@acme.example"
-    deals = tuple(
-        Deal(id=i, name=f"d{i}", stage="open", created=f"2026-0{i}-01T00:00:00+00:00", contacts=(li,)) for i in range(1, 8)
-    ) + (Deal(id=9, name="theirs", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("chen.jie@acme.example",)),)
-    view = Snapshot(users=TEAM.users, team_inboxes=TEAM.team_inboxes, contacts={li: Contact(email=li, company="acme-group.example")}, deals=deals)
+    deals = (
+        *tuple(
+            Deal(id=i, name=f"d{i}", stage="open", created=f"2026-0{i}-01T00:00:00+00:00", contacts=(li,))
+            for i in range(1, 8)
+        ),
+        Deal(
+            id=9, name="theirs", stage="open", created="2026-09-01T00:00:00+00:00", contacts=("chen.jie@acme.example",)
+        ),
+    )
+    view = Snapshot(
+        users=TEAM.users,
+        team_inboxes=TEAM.team_inboxes,
+        contacts={li: Contact(email=li, company="acme-group.example")},
+        deals=deals,
+    )
     d = accepted(decide(forward(), view, SETTINGS))
     assert d.new_contacts == ()
     assert d.companies == ("acme-group.example",)

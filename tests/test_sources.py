@@ -1,11 +1,12 @@
 """Maildir and mbox reading on real files in tmp_path, and the real corpus's odd Maildirs."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from conftest import CORPUS, corpus_or_skip, eml, make_maildir
+
 from crmlog.errors import MailboxError
 from crmlog.read.sources import maildir_key, open_folders
 
@@ -33,7 +34,10 @@ def test_once_2_maildir_key_survives_new_to_cur_move_and_flag_changes(name, key)
 
 
 def test_maildir_reads_new_cur_and_subfolders_never_tmp_or_dotfiles(tmp_path):
-    box = make_maildir(tmp_path / "Maildir", {"": [("a", eml()), ("b:2,S", eml())], ".Sent": [("c:2,S", eml())], ".Archive.2025": [("d", eml())]})
+    box = make_maildir(
+        tmp_path / "Maildir",
+        {"": [("a", eml()), ("b:2,S", eml())], ".Sent": [("c:2,S", eml())], ".Archive.2025": [("d", eml())]},
+    )
     (box / "tmp" / "half-written").write_bytes(b"From: x\n")
     (box / "cur" / ".gitkeep").write_bytes(b"")
     found = read_all(box)

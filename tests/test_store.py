@@ -1,5 +1,6 @@
 """The store on real files: atomic batched writes, refusal of bad databases, the writer lock,
 owner-only modes. The lock test holds the lock from another real process."""
+
 from __future__ import annotations
 
 import json
@@ -7,18 +8,27 @@ import os
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from crmlog.errors import DataError, LockBusy, NoDatabase, StorageIOError
 from crmlog.store import SCHEMA_VERSION, Store
 
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def add_anna(store: Store) -> None:
-    store.add_user(email="anna@ourco.example", name="Anna", inboxes=[], aliases=[], logins=[], seat="full", permission=True, now=NOW)
+    store.add_user(
+        email="anna@ourco.example",
+        name="Anna",
+        inboxes=[],
+        aliases=[],
+        logins=[],
+        seat="full",
+        permission=True,
+        now=NOW,
+    )
 
 
 def test_once_3_nothing_reaches_disk_before_commit_then_all_at_once(tmp_path):
@@ -115,7 +125,9 @@ def test_once_4_second_writer_waits_then_gives_up_with_75_and_lock_dies_with_hol
     with Store.writer(db) as store:
         add_anna(store)
         store.commit()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db) + ".lock"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db) + ".lock"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(LockBusy) as err:
@@ -132,7 +144,7 @@ def test_once_4_second_writer_waits_then_gives_up_with_75_and_lock_dies_with_hol
 
 def test_readers_never_take_the_lock_nor_create_a_database(tmp_path):
     db = tmp_path / "nothing" / "crm.json"
-    with pytest.raises(NoDatabase, match="no database at .*nothing/crm.json"):
+    with pytest.raises(NoDatabase, match=r"no database at .*nothing/crm\.json"):
         Store.reader(db)  # a mistyped --db is not an empty CRM
     assert not db.parent.exists()
     with Store.writer(db) as store:

@@ -1,6 +1,7 @@
 """The package type-checks (mypy, the configuration in pyproject.toml): the errors it found
 were a kept attachment list that also held parts cut out before parsing, a clock value that
 could be missing where a record's time is written, and records whose shape was guessed."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,6 +1,7 @@
 """SEC-5 through the real CLI as a process: text from a message or a configuration is shown
 as written, never read as markup, and never passes a control character on to the terminal;
 `--json` keeps it exactly. Each view runs twice: in a pipe and on a pseudo-terminal."""
+
 from __future__ import annotations
 
 import base64
@@ -10,9 +11,11 @@ import unicodedata
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
 from conftest import Cli, eml, make_maildir
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from crmlog.cli import main
 
 OURS = "anna@ourco.example"
@@ -23,7 +26,9 @@ EXT_SUBJECT = "[ext] Pricing"
 LINK_SUBJECT = "see [link=https://evil.example]the offer[/link] [bold]now"
 MARKUP_NAME = "Rick [red]Sanchez[/red]"
 # ESC colour, an OSC 8 hyperlink, BEL, backspace, a bare CR and a right-to-left override
-CONTROL_SUBJECT = "pay \x1b[31mnow\x1b[0m \x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\ \x07\x08x\rover \u202etxt.exe"
+CONTROL_SUBJECT = (
+    "pay \x1b[31mnow\x1b[0m \x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\ \x07\x08x\rover \u202etxt.exe"
+)
 CONTROL_NAME = "Rick \x1b[2J\u202eSanchez\x07"
 CONTROL_FILENAME = "invoice\x1b]8;;https://evil.example\x07\u202efdp.exe"
 
@@ -45,6 +50,7 @@ def raw_controls(out: str) -> list[str]:
 
 def escaped(text: str) -> str:
     """How SEC-5 shows `text` on one line: `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`."""
+
     def one(ch: str) -> str:
         code = ord(ch)
         if not unsafe(ch):
@@ -92,7 +98,9 @@ def hostile(team):
                 (
                     "4.a:2,S",
                     raw_message(
-                        CONTROL_SUBJECT, f'"{CONTROL_NAME}" <zoe@acme.example>', message_id="m4@ourco.example",
+                        CONTROL_SUBJECT,
+                        f'"{CONTROL_NAME}" <zoe@acme.example>',
+                        message_id="m4@ourco.example",
                         filename=CONTROL_FILENAME,
                     ),
                 ),
@@ -246,8 +254,26 @@ def test_sec_5_progress_display_shows_the_folder_as_text(team):
 
 # Characters the property leans on, beside arbitrary ones: markup, escapes, and every kind of
 # terminal control SEC-5 names.
-NASTY = list("[]/\\=:@\"'") + ["[/]", "[red]", "[link=https://x]", "\x1b", "\x1b[31m", "\x1b]8;;", "\x07",
-                                "\x08", "\r", "\n", "\t", "\x00", "\x7f", "\x9b", "\u202e", "\u2066", "\u2028"]
+NASTY = [
+    *list("[]/\\=:@\"'"),
+    "[/]",
+    "[red]",
+    "[link=https://x]",
+    "\x1b",
+    "\x1b[31m",
+    "\x1b]8;;",
+    "\x07",
+    "\x08",
+    "\r",
+    "\n",
+    "\t",
+    "\x00",
+    "\x7f",
+    "\x9b",
+    "\u202e",
+    "\u2066",
+    "\u2028",
+]
 ANY = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(NASTY)
 ATEXT = st.sampled_from(list("abcxyz019!#$%&'*=?^_`{|}~-[]/\\\"@ ()<>,;:."))
 
@@ -278,6 +304,7 @@ def _property_message(subject: str, name: str, local: str, kept: str, dropped: s
     """A BCC'd message from anna to a contact whose name and address are the drawn text,
     with a small attachment kept and a big one dropped (both named by the drawn text, RFC
     2231, so that any character survives the trip)."""
+
     def part(filename: str, size: int) -> str:
         return (
             "--XX\r\nContent-Type: application/octet-stream\r\n"
@@ -289,35 +316,74 @@ def _property_message(subject: str, name: str, local: str, kept: str, dropped: s
         f"From: Anna <{OURS}>\r\nTo: {_quoted(name)} <{_quoted(local)}@acme.example>\r\n"
         f"Bcc: log@crm.example.com\r\nSubject: {_ew(subject)}\r\nDate: Mon, 01 Jun 2026 09:00:00 +0000\r\n"
         "Message-ID: <prop@ourco.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
-        "--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n" + part(kept, 10) + part(dropped, 200) + "--XX--\r\n"
+        "--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+        + part(kept, 10)
+        + part(dropped, 200)
+        + "--XX--\r\n"
     ).encode()
 
 
 PROPERTY_EXAMPLES = 200
 PROPERTY_VIEWS = [
-    ("users", "list"), ("team-inboxes", "list"), ("deals", "list"), ("contacts", "list"), ("contacts", "show", None),
-    ("companies", "list"), ("companies", "show", "acme.example"), ("emails", "list"), ("emails", "show", "1"),
-    ("rejections",), ("notices",), ("attribution",), ("attribution", "explain", "prop@ourco.example"),
+    ("users", "list"),
+    ("team-inboxes", "list"),
+    ("deals", "list"),
+    ("contacts", "list"),
+    ("contacts", "show", None),
+    ("companies", "list"),
+    ("companies", "show", "acme.example"),
+    ("emails", "list"),
+    ("emails", "show", "1"),
+    ("rejections",),
+    ("notices",),
+    ("attribution",),
+    ("attribution", "explain", "prop@ourco.example"),
 ]
 
 
 @hsettings(max_examples=PROPERTY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    subject=_text(), name=_text(raw_header=True), local=st.lists(ATEXT, min_size=1, max_size=8).map("".join),
-    kept=_text(), dropped=_text(), user_name=_text(), deal=_text(),
+    subject=_text(),
+    name=_text(raw_header=True),
+    local=st.lists(ATEXT, min_size=1, max_size=8).map("".join),
+    kept=_text(),
+    dropped=_text(),
+    user_name=_text(),
+    deal=_text(),
 )
-def test_sec_5_property_every_view_shows_any_text_literally(tmp_path_factory, subject, name, local, kept, dropped, user_name, deal):
+def test_sec_5_property_every_view_shows_any_text_literally(
+    tmp_path_factory, subject, name, local, kept, dropped, user_name, deal
+):
     """Whatever a message or a command line brings, in subjects, names, addresses and file
     names: every view exits 0, `--json` gives the exact text back, and the human output, in a
     pipe and on a terminal, shows it literally, control characters escaped."""
     cli = Cli(tmp_path_factory.mktemp("prop"))
     cli.write_config('[addresses]\nbcc = ["log@crm.example.com"]\n[limits]\nmax_attachment_bytes = 100\n')
     cli("users", "add", OURS, f"--name={user_name}", "--inbox", OURS)
-    email = json.loads(cli("ingest", make_maildir(cli.tmp / "M", {"": [
-        ("1.a:2,S", _property_message(subject, name, local, kept, dropped)),
-        ("2.a:2,S", eml(frm=f"{_quoted(local)}@stranger.example", to=RICK, bcc="log@crm.example.com",
-                        subject="x", message_id="<stranger@x>")),
-    ]}), "--json").stdout)
+    email = json.loads(
+        cli(
+            "ingest",
+            make_maildir(
+                cli.tmp / "M",
+                {
+                    "": [
+                        ("1.a:2,S", _property_message(subject, name, local, kept, dropped)),
+                        (
+                            "2.a:2,S",
+                            eml(
+                                frm=f"{_quoted(local)}@stranger.example",
+                                to=RICK,
+                                bcc="log@crm.example.com",
+                                subject="x",
+                                message_id="<stranger@x>",
+                            ),
+                        ),
+                    ]
+                },
+            ),
+            "--json",
+        ).stdout
+    )
     assert (email["logged"], email["rejected"], email["notices"]) == (1, 1, 1), email
     (contact,) = cli.json("contacts", "list")
     cli("deals", "add", "--contact", contact["email"], "--", deal)
@@ -354,5 +420,7 @@ def test_sec_5_property_every_view_shows_any_text_literally(tmp_path_factory, su
             assert out.startswith("# ") or terminal, out  # a piped listing starts with its title
             for text in expected.get(tuple(view[:2]) if len(view) > 1 else view, []):
                 assert escaped(text) in out, (terminal, view, escaped(text), out)
-            json_out = cli.runner.invoke(main, ["--config", str(cli.config), "--db", str(cli.db), *args, "--json"], env=env)
+            json_out = cli.runner.invoke(
+                main, ["--config", str(cli.config), "--db", str(cli.db), *args, "--json"], env=env
+            )
             assert not [ch for ch in json_out.stdout if unsafe(ch) and ch != "\n"], (view, json_out.stdout)

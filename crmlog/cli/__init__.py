@@ -1,4 +1,5 @@
 """The command line (`crmlog`): see app.py."""
+
 from .app import main
 
 __all__ = ["main"]

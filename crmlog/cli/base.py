@@ -1,21 +1,23 @@
 """What every command shares: the root group's error handling (every fatal error passes
 through CrmlogGroup.invoke, once), the environment (configuration and database paths), and
 the option and value helpers."""
+
 from __future__ import annotations
 
 import io
 import sys
 import traceback
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
 from .. import config
-from ..show import render
 from ..errors import CrmlogError, UsageError
 from ..model import normalize_email
+from ..show import render
 from ..store import Store
 
 EX_SOFTWARE = 70
@@ -67,7 +69,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON doc
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def email_address(value: str, what: str = "address") -> str:
@@ -84,7 +86,7 @@ def iso_time(value: str | None, option: str) -> datetime | None:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         raise UsageError(f"{option}: {value!r} is not an ISO 8601 date or date-time") from None
-    return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
+    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).astimezone(UTC)
 
 
 def listing(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[str]) -> None:

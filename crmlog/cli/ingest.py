@@ -1,13 +1,15 @@
 """`crmlog ingest`: the cron job, with its progress display and summary."""
+
 from __future__ import annotations
 
 import sys
 
 import click
 
-from ..show import render
 from ..errors import MailboxError
-from ..ingest import BATCH_SIZE, Batch, ingest as run_ingest
+from ..ingest import BATCH_SIZE, Batch
+from ..ingest import ingest as run_ingest
+from ..show import render
 from .base import Env, json_option, pass_env
 
 
@@ -19,7 +21,10 @@ from .base import Env, json_option, pass_env
 @click.option("--reprocess", is_flag=True, help="Read again messages decided on before.")
 @click.option("--lock-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for another run.")
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=BATCH_SIZE,
+    show_default=True,
     help="Parsed messages per atomic write (a crash redoes at most this many).",
 )
 @json_option

@@ -1,12 +1,12 @@
 """The CRM's records: deals, companies, contacts and logged e-mails."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from ..show import render
-from ..show import views
+from ..show import render, views
 from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
 
 
@@ -84,6 +84,7 @@ def companies_show(env: Env, domain, as_json):
         render.record(f"Company {row['domain']}", row, skip=("emails",))
         render.table("E-mails", row["emails"], ["id", "date", "subject", "path", "user"])
 
+
 @click.group()
 def contacts():
     """Contacts."""
@@ -126,7 +127,9 @@ def emails():
 
 @emails.command("list")
 @json_option
-@click.option("--limit", type=click.IntRange(min=0), help="Show the newest N (0: all). Default: all with --json, else 200.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), help="Show the newest N (0: all). Default: all with --json, else 200."
+)
 @pass_env
 def emails_list(env: Env, as_json, limit):
     """List logged e-mails, newest first."""
@@ -140,7 +143,9 @@ def emails_list(env: Env, as_json, limit):
 @emails.command("show")
 @click.argument("id_or_message_id")
 @json_option
-@click.option("--save-attachments", "save_dir", type=click.Path(file_okay=False), help="Write the stored attachments into DIR.")
+@click.option(
+    "--save-attachments", "save_dir", type=click.Path(file_okay=False), help="Write the stored attachments into DIR."
+)
 @pass_env
 def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     """Show one logged e-mail (by id or Message-ID)."""

@@ -1,11 +1,11 @@
 """What happened and why: forward diagnostics, rejections, notices and attribution."""
+
 from __future__ import annotations
 
 import click
 
-from ..show import render
-from ..show import views
 from ..model import Code
+from ..show import render, views
 from .base import Env, iso_time, json_option, listing, pass_env
 
 
@@ -33,13 +33,16 @@ def forwards_parse(file, as_json):
     if row["body"]:
         render.body("Body", row["body"])
 
+
 @click.command()
 @click.option("--code", type=click.Choice([str(c) for c in Code]), help="Only this rejection code.")
 @json_option
 @pass_env
 def rejections(env: Env, code, as_json):
     """Messages addressed to a logging address and not logged, with the reason."""
-    listing(views.rejections(env.reader(), code), as_json, "Rejections", ["date", "code", "sender", "message_id", "reason"])
+    listing(
+        views.rejections(env.reader(), code), as_json, "Rejections", ["date", "code", "sender", "message_id", "reason"]
+    )
 
 
 @click.command()
@@ -48,6 +51,7 @@ def rejections(env: Env, code, as_json):
 def notices(env: Env, as_json):
     """Notices for users (delivery errors of attachments over the limit)."""
     listing(views.notices(env.reader()), as_json, "Notices", ["date", "kind", "user", "message_id", "detail"])
+
 
 @click.group(invoke_without_command=True)
 @click.option("--since", help="Only e-mails dated at or after (ISO 8601).")

@@ -1,12 +1,12 @@
 """Setting up: the configuration file, the sales team and its team inboxes."""
+
 from __future__ import annotations
 
 import click
 
 from .. import config
-from ..show import render
-from ..show import views
 from ..model import normalize_login
+from ..show import render, views
 from .base import Env, email_address, json_option, listing, pass_env, utc_now
 
 
@@ -19,6 +19,7 @@ def init(env: Env, bcc, forward, force):
     """Write a configuration file (readable by its owner only)."""
     config.write_initial(env.config_path, tuple(bcc), tuple(forward), force=force)
     render.text(f"wrote {env.config_path}")
+
 
 @click.group()
 def users():
@@ -56,7 +57,12 @@ def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permiss
 @pass_env
 def users_list(env: Env, as_json):
     """List users."""
-    listing(views.users(env.reader()), as_json, "Users", ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"])
+    listing(
+        views.users(env.reader()),
+        as_json,
+        "Users",
+        ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"],
+    )
 
 
 @click.group("team-inboxes")

@@ -1,5 +1,6 @@
 """Bytes to a frozen Message, and HTML to text. The only module that imports mail-parser
 and inscriptis."""
+
 from __future__ import annotations
 
 import base64
@@ -7,16 +8,16 @@ import binascii
 import logging
 import re
 from dataclasses import replace
-from datetime import timezone
+from datetime import UTC
 from email.message import Message as MimeMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from ..model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
 from ..read.caps import Caps, CutPart, OverCap, Trimmed, trim
 from ..read.headerblock import BOM, header_block
-from ..model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
 
 # Headers that name a recipient of this copy without being To/Cc/Bcc (ADDR-2).
 ENVELOPE_HEADERS = (
@@ -105,7 +106,7 @@ def _headers_only(data: bytes) -> Message | None:
         email = normalize_email(sender[0][1]) if sender else ""
         message_id = normalize_message_id(str(h.get("message-id") or ""))
         try:
-            date = parsedate_to_datetime(str(h.get("date"))).astimezone(timezone.utc) if h.get("date") else None
+            date = parsedate_to_datetime(str(h.get("date"))).astimezone(UTC) if h.get("date") else None
         except (TypeError, ValueError, IndexError, OverflowError):
             date = None
         return Message(
@@ -209,7 +210,9 @@ def _field_addresses(value) -> list[Address]:
 
 
 # one address and nothing else: a dot-atom local part (no quotes, comments or spaces)
-_PLAIN_ADDRESS = re.compile(r"[ \t]*<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?[ \t]*")
+_PLAIN_ADDRESS = re.compile(
+    r"[ \t]*<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?[ \t]*"
+)
 
 
 def _addresses_of(pairs) -> list[Address]:
@@ -274,7 +277,7 @@ def _message(mp, data: bytes) -> Message:
     message_id = normalize_message_id(str(msg.get("message-id") or ""))
     date = mp.date
     if date is not None:
-        date = date.replace(tzinfo=timezone.utc) if date.tzinfo is None else date.astimezone(timezone.utc)
+        date = date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
     text = "\n".join(_iso2022(t) for t in mp.text_plain)
     html = "\n".join(_iso2022(t) for t in mp.text_html)
     return Message(

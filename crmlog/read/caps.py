@@ -19,10 +19,12 @@ it: a 60 MB attachment cost 750 MB. So before parsing, on the raw bytes:
 
 A message over a structural cap is unparseable (REJ-2), with the cap in its reason.
 """
+
 from __future__ import annotations
 
 import binascii
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -98,7 +100,7 @@ def trim(data: bytes, caps: Caps) -> Trimmed:
     text_cut = 0
     view = memoryview(data)
     done = 0  # data[:done] is decided on
-    for (at, start, closing), (end, _, _) in zip(delimiters, delimiters[1:]):
+    for (at, start, closing), (end, _, _) in itertools.pairwise(delimiters):
         if closing or end - start <= smallest:
             continue  # an epilogue, or a part too small to cut
         part = _cut(data, start, end, caps, extract=not attached_message)
@@ -161,7 +163,7 @@ def _header_end(data: bytes, start: int, caps: Caps) -> int | None:
     """The end of the header block that starts at `start` (within the cap), or None."""
     window = 4096
     while True:
-        end = header_block_end(data[start:start + window])
+        end = header_block_end(data[start : start + window])
         if end is not None:
             return start + end
         if window >= caps.header_bytes or start + window >= len(data):
@@ -177,13 +179,13 @@ def _delimiter_lines(data: bytes, boundary: bytes) -> list[tuple[int, int, bool]
     i = data.find(needle)
     while i >= 0:
         j = i + len(needle)
-        closing = data[j:j + 2] == b"--"
+        closing = data[j : j + 2] == b"--"
         k = j + 2 if closing else j
-        while data[k:k + 1] in (b" ", b"\t"):
+        while data[k : k + 1] in (b" ", b"\t"):
             k += 1
-        eol = data[k:k + 2]
+        eol = data[k : k + 2]
         line_end = k + 2 if eol == b"\r\n" else k + 1 if eol[:1] in (b"\n", b"\r") else k if k >= len(data) else -1
-        if line_end >= 0 and (i == 0 or data[i - 1:i] in (b"\n", b"\r")):
+        if line_end >= 0 and (i == 0 or data[i - 1 : i] in (b"\n", b"\r")):
             out.append((i, line_end, closing))
         i = data.find(needle, j)
     return out
@@ -241,9 +243,9 @@ def _base64_size(data: bytes, start: int, end: int) -> int:
 
 def _before_delimiter(data: bytes, end: int) -> int:
     """The line break before a delimiter line belongs to the delimiter (RFC 2046)."""
-    if data[end - 2:end] == b"\r\n":
+    if data[end - 2 : end] == b"\r\n":
         return end - 2
-    return end - 1 if data[end - 1:end] == b"\n" else end
+    return end - 1 if data[end - 1 : end] == b"\n" else end
 
 
 def _decoded(data: bytes, start: int, end: int, encoding: str):
@@ -253,7 +255,7 @@ def _decoded(data: bytes, start: int, end: int, encoding: str):
     carry = b""
     view = memoryview(data)
     for pos in range(start, end, _CHUNK):
-        chunk = bytes(view[pos:min(pos + _CHUNK, end)])
+        chunk = bytes(view[pos : min(pos + _CHUNK, end)])
         last = pos + _CHUNK >= end
         clean = True
         if encoding == "base64":

@@ -1,5 +1,6 @@
 """Where a message's header block ends, in its raw bytes: exactly where the stdlib parser (and
 so mail-parser) ends it. The readers, the header filter and the caps all cut it here."""
+
 from __future__ import annotations
 
 import re

@@ -9,18 +9,20 @@ rest only when `addressed(header block)` says it is for us. An mbox is read in c
 where the last run stopped (MboxPosition) when the bytes before that point are unchanged, so
 neither a big mbox nor a big message is ever held whole unless it is addressed.
 """
+
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
-from .caps import HEADER_BYTES
 from ..errors import MailboxError
-from .headerblock import header_block_end
 from ..model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
+from .caps import HEADER_BYTES
+from .headerblock import header_block_end
 
 HEAD_READ = 16_384  # first read of a Maildir file: the header block of nearly every message
 MBOX_CHUNK = 1 << 20
@@ -257,7 +259,9 @@ def _resume_offset(fh: BinaryIO, size: int, resume: tuple[int, str | None] | Non
     return offset
 
 
-def _mbox_messages(path: str, addressed: Callable[[bytes], bool], resume: tuple[int, str | None] | None) -> Iterator[Item]:
+def _mbox_messages(
+    path: str, addressed: Callable[[bytes], bool], resume: tuple[int, str | None] | None
+) -> Iterator[Item]:
     """Stream an mbox: a line starting with "From " opens a message (as the stdlib mailbox
     module reads it); the key is the message's byte span, which appends do not move."""
     source = printable(path)

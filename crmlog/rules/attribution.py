@@ -1,4 +1,5 @@
 """ATTR and SESSION: which user gets the credit for a logged e-mail. Pure functions."""
+
 from __future__ import annotations
 
 from ..model import Attribution, Code, Rejected, TeamInbox, User, normalize_login

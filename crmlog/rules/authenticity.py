@@ -21,13 +21,14 @@ own mail hosts wrote is evidence, and only what lies where an outsider cannot pu
   (`header.from`) counts when its domain is the From domain's (the same registrable domain:
   DMARC's relaxed alignment). Results from any other authserv-id are ignored.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import re
 
-from .companies import registrable_domain
 from ..model import Message, email_domain
+from .companies import registrable_domain
 
 _BY = re.compile(r"\bby\s+([^\s;()\[\]]+)", re.I)
 # `from HELO (NAME [IP])`, `from HELO ([IP])`, `from NAME [IP]`: the receiving server's own

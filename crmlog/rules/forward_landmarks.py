@@ -8,6 +8,7 @@
 
 Pure: no I/O, no clock.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,9 @@ BLOCK_GAP = 1  # blank lines allowed between two header lines of one block
 HEADER_LOOKAHEAD = 4  # non-blank lines between a separator and its header block
 
 
-_ALL_LABELS = {(lang.code, field, label) for lang in LANGUAGES for field, labels in lang.labels.items() for label in labels}
+_ALL_LABELS = {
+    (lang.code, field, label) for lang in LANGUAGES for field, labels in lang.labels.items() for label in labels
+}
 _FIELD_OF_LABEL = {label.casefold(): field for _, field, label in sorted(_ALL_LABELS)}
 LANGS_OF_LABEL = {
     folded: tuple(sorted({code for code, _, label in _ALL_LABELS if label.casefold() == folded}))
@@ -31,7 +34,8 @@ LANGS_OF_LABEL = {
 }
 
 _LABEL_LINE = re.compile(
-    r"^[*_]{0,2}(?P<label>" + alternation({label for _, _, label in _ALL_LABELS})
+    r"^[*_]{0,2}(?P<label>"
+    + alternation({label for _, _, label in _ALL_LABELS})
     + r")[*_]{0,2}\s*[:：][*_]{0,2}[ \t\u3000]*(?P<value>.*)$",
     re.I,
 )
@@ -42,7 +46,14 @@ _PHRASES = {
     "begin": alternation({p for lg in LANGUAGES for p in lg.begin}),
 }
 _SEPARATORS = tuple(
-    (s.client, s.kind, re.compile(r"^[*_]{0,2}" + re.sub(r"\{([a-z]+)\}", lambda m: f"(?:{_PHRASES[m.group(1)]})", s.pattern) + r"[*_]{0,2}$", re.I))
+    (
+        s.client,
+        s.kind,
+        re.compile(
+            r"^[*_]{0,2}" + re.sub(r"\{([a-z]+)\}", lambda m: f"(?:{_PHRASES[m.group(1)]})", s.pattern) + r"[*_]{0,2}$",
+            re.I,
+        ),
+    )
     for s in SEPARATORS
 )
 
@@ -68,8 +79,6 @@ _WROTE = tuple(
 
 _QUOTE = re.compile(r"^((?:[ \t]?>)+)[ \t]?")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +124,7 @@ def lines_of(text: str) -> list[Line]:
     for raw in text.splitlines():
         m = _QUOTE.match(raw)
         depth = m.group(1).count(">") if m else 0
-        rest = (raw[m.end():] if m else raw).rstrip()
+        rest = (raw[m.end() :] if m else raw).rstrip()
         if depth == 0 and _INLINE_SEPARATOR.match(rest.strip()):
             # Yahoo's text part runs the separator and the whole header block into one line
             out.extend(Line(0, part.strip(), part) for part in _split_run_on(rest.strip()))
@@ -127,7 +136,7 @@ def lines_of(text: str) -> list[Line]:
 def _split_run_on(line: str) -> list[str]:
     m = _INLINE_SEPARATOR.match(line)
     assert m is not None
-    head, rest = line[: m.end("sep")], line[m.end("sep"):].strip()
+    head, rest = line[: m.end("sep")], line[m.end("sep") :].strip()
     cuts = [x.start() for x in _LABEL_ANYWHERE.finditer(rest)]
     if not cuts or cuts[0] != 0:
         return [line]
@@ -214,7 +223,9 @@ def _wrote_at(lines: list[Line], i: int) -> Wrote | None:
         and after.depth == line.depth
         and after.text.endswith((":", "："))
         and "@" in after.text
-        and not (_could_be_wrote(after.text) and _match_wrote(after.text, i + 1, i + 2, after.depth))  # not one by itself
+        and not (
+            _could_be_wrote(after.text) and _match_wrote(after.text, i + 1, i + 2, after.depth)
+        )  # not one by itself
     ):
         joined = line.text + " " + after.text
         if _could_be_wrote(joined):
@@ -224,12 +235,7 @@ def _wrote_at(lines: list[Line], i: int) -> Wrote | None:
 
 def _could_be_wrote(text: str) -> bool:
     """Cheap tests first: a wrote line ends in a colon, names an address and has a date."""
-    return (
-        8 < len(text) <= 400
-        and text.endswith((":", "："))
-        and "@" in text
-        and any(c.isdigit() for c in text)
-    )
+    return 8 < len(text) <= 400 and text.endswith((":", "：")) and "@" in text and any(c.isdigit() for c in text)
 
 
 def _match_wrote(text: str, start: int, end: int, depth: int) -> Wrote | None:

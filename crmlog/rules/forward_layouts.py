@@ -6,6 +6,7 @@ a language, add one `Language` below (and a sample under tests/forwards/).
 Sources: the clients' own forwards, their public documentation, and the layouts collected
 by open forward parsers. tests/forwards/ holds a sample for each client and language.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -76,10 +77,32 @@ LANGUAGES: tuple[Language, ...] = (
             SUBJECT: ("主题", "主題", "主旨", "标题", "標題"),
             REPLY_TO: ("回复至", "回覆至"),
         },
-        forwarded=("转发的邮件", "转发邮件", "转发的消息", "转发消息", "转发的信息", "轉寄的郵件", "轉寄郵件", "轉寄的訊息", "转发"),
+        forwarded=(
+            "转发的邮件",
+            "转发邮件",
+            "转发的消息",
+            "转发消息",
+            "转发的信息",
+            "轉寄的郵件",
+            "轉寄郵件",
+            "轉寄的訊息",
+            "转发",
+        ),
         original=("原始邮件", "邮件原件", "原始郵件", "郵件原件", "原始信息", "原始消息", "原始訊息", "原邮件"),
-        begin=("以下为转发的邮件", "以下是转发的邮件", "开始转发的邮件", "转发的邮件", "以下為轉寄的郵件", "開始轉寄的郵件", "轉寄的郵件"),
-        wrote=(r"{who}\s*于\s*{date}\s*写道\s*[:：]", r"在\s*{date}\s*[,，]?\s*{who}\s*写道\s*[:：]", r"{who}\s*於\s*{date}\s*寫道\s*[:：]"),
+        begin=(
+            "以下为转发的邮件",
+            "以下是转发的邮件",
+            "开始转发的邮件",
+            "转发的邮件",
+            "以下為轉寄的郵件",
+            "開始轉寄的郵件",
+            "轉寄的郵件",
+        ),
+        wrote=(
+            r"{who}\s*于\s*{date}\s*写道\s*[:：]",
+            r"在\s*{date}\s*[,，]?\s*{who}\s*写道\s*[:：]",
+            r"{who}\s*於\s*{date}\s*寫道\s*[:：]",
+        ),
         subject_prefixes=("转发", "轉寄", "转", "轉發", "Fwd", "FW"),
         reply_prefixes=("回复", "答复", "回覆", "Re"),
     ),
@@ -179,7 +202,12 @@ LANGUAGES: tuple[Language, ...] = (
             CC: ("Копия", "Cc", "СС"),
             SUBJECT: ("Тема",),
         },
-        forwarded=("Пересылаемое сообщение", "Перенаправленное сообщение", "Пересланное сообщение", "Переадресованное сообщение"),
+        forwarded=(
+            "Пересылаемое сообщение",
+            "Перенаправленное сообщение",
+            "Пересланное сообщение",
+            "Переадресованное сообщение",
+        ),
         original=("Исходное сообщение", "Оригинальное сообщение", "Исходное письмо"),
         begin=("Начало переадресованного сообщения", "Начало пересылаемого сообщения"),
         wrote=(

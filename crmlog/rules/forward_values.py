@@ -1,15 +1,16 @@
 """The values of a forward's header block, read as mail clients write them in every language
 of `forward_layouts`: addresses, dates (to ISO 8601), and the reply and forward prefixes of
 a subject. Pure: no I/O, no clock."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
-from .forward_layouts import LANGUAGES
 from ..model import Address, normalize_email
+from .forward_layouts import LANGUAGES
 
 
 def alternation(phrases: set[str]) -> str:
@@ -108,7 +109,7 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
         value = _JA_WEEKDAY.sub(r"\1 ", value)  # dateparser misreads "19日月曜日"
         # "GMT+8" or "(GMT+01:00)" anywhere in the string (iOS puts it before the time)
         zone = _GMT_OFFSET.search(value)
-        bare = (value[: zone.start()] + " " + value[zone.end():]).strip() if zone else value
+        bare = (value[: zone.start()] + " " + value[zone.end() :]).strip() if zone else value
         # The labels' languages first: they also fix the order of a numeric day and month.
         for order in (languages, _ALL_LANGUAGES) if languages else (_ALL_LANGUAGES,):
             parsed = _read_date(bare, order)
@@ -126,7 +127,7 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
     if parsed is None:
         return value
     if parsed.tzinfo is not None:
-        return parsed.astimezone(timezone.utc).isoformat()
+        return parsed.astimezone(UTC).isoformat()
     return parsed.isoformat()
 
 
@@ -143,7 +144,7 @@ def strip_prefixes(subject: str) -> str:
         m = _PREFIX_RE.match(subject)
         if not m or m.end() == 0:
             return subject.strip()
-        subject = subject[m.end():]
+        subject = subject[m.end() :]
 
 
 def is_forward_subject(subject: str) -> bool:

@@ -10,16 +10,28 @@ The first landmark is the forward; what is above it is the forwarder's note; wha
 its header block is the forwarded body. Landmarks further down are the contact's quoted
 history unless they start a second forward. Pure: no I/O, no clock.
 """
+
 from __future__ import annotations
 
 import textwrap
 from dataclasses import replace
 
-from .forward_landmarks import HEADER_LOOKAHEAD, INVISIBLE, LANGS_OF_LABEL, Header, Landmark, Line, Separator, Wrote, landmarks, lines_of
-from .forward_layouts import CC, DATE, FROM, SUBJECT, TO
-from .forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
 from ..model import Address, Attachment, Code, Forwarded, Message, Rejected
 from ..parse import ParseError, html_to_text, parse
+from .forward_landmarks import (
+    HEADER_LOOKAHEAD,
+    INVISIBLE,
+    LANGS_OF_LABEL,
+    Header,
+    Landmark,
+    Line,
+    Separator,
+    Wrote,
+    landmarks,
+    lines_of,
+)
+from .forward_layouts import CC, DATE, FROM, SUBJECT, TO
+from .forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
 
 
 def _not_recognized(reason: str) -> Rejected:
@@ -75,9 +87,7 @@ def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwa
     if inner.attached_messages:
         return _thread("the attached message is itself a forward (it holds an attached message)")
     body = inner.text if inner.text.strip() else html_to_text(inner.html)
-    nested = _check_thread(
-        sender=inner.sender, subject=inner.subject, body_lines=lines_of(body), forwarder=forwarder
-    )
+    nested = _check_thread(sender=inner.sender, subject=inner.subject, body_lines=lines_of(body), forwarder=forwarder)
     if nested is not None:
         return nested
     note = note_source
@@ -115,7 +125,9 @@ def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> 
         if near and isinstance(second, Header):
             # iOS quotes the forwarded header below Apple's "Begin forwarded message:"
             client = "iphone-mail" if first.client == "apple-mail" and second.depth > 0 else first.client
-            return _from_header(lines, second, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
+            return _from_header(
+                lines, second, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject
+            )
         if near and isinstance(second, Wrote):
             return _from_wrote(lines, second, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
         return _not_recognized(
@@ -124,7 +136,9 @@ def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> 
         )
     if isinstance(first, Header):
         client = "outlook" if first.sent else "generic"  # Outlook writes "Sent:" where others write "Date:"
-        return _from_header(lines, first, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject)
+        return _from_header(
+            lines, first, note_end=first.start, client=client, forwarder=forwarder, outer_subject=outer_subject
+        )
     return _from_wrote(lines, first, note_end=first.start, forwarder=forwarder, outer_subject=outer_subject)
 
 
@@ -143,8 +157,10 @@ def _from_header(
             f"the forwarded From line{named} no e-mail address: forward from a client that "
             "shows the address, or attach the original message"
         )
-    languages = tuple(dict.fromkeys(code for label in header.labels for code in LANGS_OF_LABEL.get(label.casefold(), ())))
-    body_lines = _dequote(lines[header.end:], header.depth)
+    languages = tuple(
+        dict.fromkeys(code for label in header.labels for code in LANGS_OF_LABEL.get(label.casefold(), ()))
+    )
+    body_lines = _dequote(lines[header.end :], header.depth)
     subject = f.get(SUBJECT, "").strip() or strip_prefixes(outer_subject)
     problem = _check_thread(sender=senders[0], subject=f.get(SUBJECT, ""), body_lines=body_lines, forwarder=forwarder)
     if problem is not None:
@@ -165,7 +181,7 @@ def _from_wrote(
     lines: list[Line], wrote: Wrote, *, note_end: int, forwarder: str, outer_subject: str
 ) -> Forwarded | Rejected:
     senders = addresses(wrote.who)
-    rest = lines[wrote.end:]
+    rest = lines[wrote.end :]
     depth = next((line.depth for line in rest if line.text), wrote.depth)
     body_lines = _dequote(rest, max(depth, wrote.depth))
     problem = _check_thread(sender=senders[0], subject="", body_lines=body_lines, forwarder=forwarder)
@@ -231,6 +247,7 @@ def inspect_raw(data: bytes) -> Forwarded | Rejected:
     try:
         message = parse(data)
     except ParseError:
-        message = Message(identity="", message_id="", date=None, subject="", sender=None,
-                          text=data.decode("utf-8", "replace"))
+        message = Message(
+            identity="", message_id="", date=None, subject="", sender=None, text=data.decode("utf-8", "replace")
+        )
     return find_forward(message, forwarder=message.sender.email if message.sender else "")

@@ -12,14 +12,16 @@ is a `# Title (N)` line, then a header row and one row per record, the fields se
 one tab (a tab or line break inside a value is shown escaped, so a row is always one line);
 a record is `field<TAB>value` lines; sections are separated by an empty line.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import jsonio
 
@@ -39,11 +41,29 @@ MIN_COLUMN_WIDTH = 6  # a terminal narrower than this per column gets the piped 
 # Cf ranges Unicode 14's. C0 and lone surrogates (undecodable bytes of a message, which no
 # terminal encoding can carry) are added below.
 _UNSAFE_RANGES = (
-    (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
-    (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200B), (0x200E, 0x200F),
-    (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    (0x7F, 0x9F),
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
 )
 _OTHER = "".join(f"{chr(a)}-{chr(b)}" for a, b in _UNSAFE_RANGES) + "\ud800-\udfff"
 _IN_LINE = re.compile(f"[\x00-\x1f{_OTHER}]")
@@ -256,7 +276,8 @@ def progress(enabled: bool, label: str) -> Iterator[Progress]:
     if not enabled or not _to_terminal(sys.stderr):
         yield Progress(lambda _folder: None, lambda: None)
         return
-    from rich.progress import BarColumn, Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
     with Bar(
         SpinnerColumn(),

@@ -1,13 +1,15 @@
 """Records to the rows the commands show: plain dicts, the `--json` shapes of cli.md."""
+
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import NotFound
 from ..model import Forwarded, Rejected, normalize_email, normalize_message_id
 from ..store import Store
+
 
 def _newest(e: dict) -> tuple[str, int]:
     return (e.get("date") or "", e["id"])
@@ -21,7 +23,14 @@ def _newest_first(emails, limit: int | None = None) -> list[dict]:
 
 def _email_summary(e: dict) -> dict:
     get = e.get
-    return {"id": get("id"), "message_id": get("message_id"), "subject": get("subject"), "date": get("date"), "path": get("path"), "user": get("user")}
+    return {
+        "id": get("id"),
+        "message_id": get("message_id"),
+        "subject": get("subject"),
+        "date": get("date"),
+        "path": get("path"),
+        "user": get("user"),
+    }
 
 
 def users(store: Store) -> list[dict]:
@@ -94,7 +103,12 @@ def companies(store: Store) -> list[dict]:
     people = Counter(c.get("company") for c in store.records("contacts"))
     mails = Counter(d for e in store.records("emails") for d in e.get("companies", []))
     return [
-        {"domain": c["domain"], "name": c.get("name", c["domain"]), "contacts": people[c["domain"]], "emails": mails[c["domain"]]}
+        {
+            "domain": c["domain"],
+            "name": c.get("name", c["domain"]),
+            "contacts": people[c["domain"]],
+            "emails": mails[c["domain"]],
+        }
         for c in sorted(store.all("companies"), key=lambda c: c["domain"])
     ]
 
@@ -237,7 +251,7 @@ def _when(e: dict) -> datetime | None:
         except ValueError:
             continue
         if when is not None:
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
     return None
 
 

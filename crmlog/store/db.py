@@ -8,12 +8,13 @@ commit writes (its documents made by records.py; the mailboxes' state by state.p
 - One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
 - Owner-only files (SEC-3); attachments stored under their SHA-256 (SEC-1).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 from tinydb import TinyDB
 
@@ -45,7 +46,7 @@ from .state import SourceStates
 class _View:
     """The read-only CrmView the rules get: lookups over the store's in-memory indexes."""
 
-    store: "Store"
+    store: Store
 
     @property
     def users(self) -> tuple[User, ...]:
@@ -68,7 +69,9 @@ class _View:
 class Store:
     """Open with Store.reader(path) for views, Store.writer(path, ...) for anything that writes."""
 
-    def __init__(self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True):
+    def __init__(
+        self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True
+    ):
         self.path = Path(path)
         if not create and not self.path.exists():  # a mistyped --db must not look like an empty CRM
             raise NoDatabase(
@@ -106,17 +109,17 @@ class Store:
             ) from None
 
     @classmethod
-    def reader(cls, path: Path) -> "Store":
+    def reader(cls, path: Path) -> Store:
         """For views: the database must exist (NoDatabase, 66, otherwise)."""
         return cls(path, write=False, create=False)
 
     @classmethod
-    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True) -> "Store":
+    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True) -> Store:
         """For ingest and edits, under the lock; `create=False` for an edit of records that
         can only exist in an existing database."""
         return cls(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -181,7 +184,8 @@ class Store:
         tables = self._storage.data
         self._users = tuple(records.user(d, int(i)) for i, d in tables.get("users", {}).items())
         self._team_inboxes = tuple(
-            TeamInbox(address=d["address"], connected_by=d["connected_by"]) for d in tables.get("team_inboxes", {}).values()
+            TeamInbox(address=d["address"], connected_by=d["connected_by"])
+            for d in tables.get("team_inboxes", {}).values()
         )
         deals = [records.deal(d, int(i)) for i, d in tables.get("deals", {}).items()]
         self._pending: dict[str, list[dict]] = {}
@@ -256,7 +260,7 @@ class Store:
             "created": records.iso(now),
         }
         doc_id = self.db.table("users").insert(doc)
-        self._users = self._users + (records.user(dict(doc), doc_id),)
+        self._users = (*self._users, records.user(dict(doc), doc_id))
         return doc_id
 
     def add_team_inbox(self, *, address, connected_by, now) -> None:
@@ -337,7 +341,7 @@ class Store:
                 continue
             ids = self.db.table(table).insert_multiple(docs)
             if table == "rejections":
-                for doc, doc_id in zip(docs, ids):
+                for doc, doc_id in zip(docs, ids, strict=False):
                     self._rejected[doc["identity"]] = doc_id
         self._pending = {}
         self._flush_sources()
@@ -388,7 +392,9 @@ class Store:
                     write_file_atomically(target, a.data, sync_dir=False)  # the directory: once, at commit
                     self._attachments_unsynced = True
                 except OSError as exc:
-                    raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
+                    raise StorageIOError(
+                        f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}"
+                    ) from None
         return record
 
     def save_attachments(self, attachments: list[dict], target: Path) -> list[Path]:

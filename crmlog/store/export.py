@@ -1,5 +1,6 @@
 """Stored attachments copied out for a user (`emails show --save-attachments DIR`): under safe,
 distinct names (SEC-1), readable by their owner only (SEC-3)."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ over it, and the body packs.
 - Message bodies live in append-only pack files, one per batch, not in the JSON, so the
   database a view loads holds what it shows, and a batch rewrites metadata, not mail.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """One writer at a time (ONCE-4): an OS lock on a file beside the database, released when its
 process ends, even by kill -9, so a stale lock file never blocks a run."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Stored documents and the values they stand for: what a decided message becomes in the
 database (pure: no file, no clock), and the team's records read back as model values."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -52,10 +53,18 @@ def rejection(item: RawMessage, message: Message | None, decision: Rejected, now
 
 
 def attachment(a: Attachment | OversizedPart, *, stored: bool) -> Doc:
-    return {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256, "stored": stored}
+    return {
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "sha256": a.sha256,
+        "stored": stored,
+    }
 
 
-def logged_email(raw: RawMessage, message: Message, d: Accepted, attachments: list[Doc], now: datetime) -> tuple[Doc, Doc, str, str]:
+def logged_email(
+    raw: RawMessage, message: Message, d: Accepted, attachments: list[Doc], now: datetime
+) -> tuple[Doc, Doc, str, str]:
     """A logged e-mail as (record, detail, text, html). What the listings show stays in the
     record, in the database; what only `emails show` and `attribution explain` need (the
     detail) goes with the text and HTML body into the batch's pack, whose reference the

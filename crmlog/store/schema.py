@@ -1,5 +1,6 @@
 """The database file's schema: read it checked (a corrupt or unknown one is refused, 65, and
 left untouched), and upgrade an older one in memory, for the writer's first commit."""
+
 from __future__ import annotations
 
 import gc

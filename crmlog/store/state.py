@@ -2,6 +2,7 @@
 of a Maildir folder decided on, the position in an mbox. Kept in memory while a run works,
 handed back as `sources` records to be written in the same atomic write as the records they
 account for."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -74,7 +75,9 @@ class SourceStates:
     def _state(self, source: str, kind: str) -> State:
         state = self._states.get(source)
         if state is None or state["kind"] != kind:  # new, or a path that changed its kind
-            state = {"source": source, "kind": kind, "keys": {}} if kind == "maildir" else {"source": source, "kind": kind}
+            state = (
+                {"source": source, "kind": kind, "keys": {}} if kind == "maildir" else {"source": source, "kind": kind}
+            )
             if source in self._states:
                 state["_id"] = self._states[source].get("_id")
             self._states[source] = state
