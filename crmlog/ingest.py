@@ -137,7 +137,7 @@ def ingest(
             if on_folder:
                 on_folder(folder.source)
             if folder.kind == "maildir":
-                decided, listed = store.sources.maildir_keys(folder.source), set()
+                decided, listed = store.sources.maildir_keys(folder.source), set[str]()
 
                 def seen(key: str, listed: set[str] = listed, decided: dict[str, None] = decided) -> bool:
                     listed.add(key)
