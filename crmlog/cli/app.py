@@ -17,7 +17,7 @@ from .base import CrmlogGroup, Env
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(package_name="crmlog")
 @click.pass_context
-def main(ctx: click.Context, config_path, db_path, debug):
+def main(ctx: click.Context, config_path: str | None, db_path: str | None, debug: bool) -> None:
     """Log BCC'd and forwarded sales e-mail from your own mailboxes into a local CRM."""
     ctx.obj = Env(config_path, db_path)
 

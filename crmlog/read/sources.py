@@ -74,7 +74,7 @@ def maildir_key(filename: str) -> str:
     return filename
 
 
-def open_folders(path: str | os.PathLike, fmt: str = "auto") -> tuple[Folder, ...]:
+def open_folders(path: str | os.PathLike[str], fmt: str = "auto") -> tuple[Folder, ...]:
     """The folders to read under PATH; a missing or unreadable path is a MailboxError (66)."""
     p = Path(path).expanduser()
     if not p.exists():

@@ -41,7 +41,7 @@ def load(path: Path) -> dict[str, Any]:
         isinstance(table, dict) and all(isinstance(doc, dict) for doc in table.values()) for table in data.values()
     ):
         raise DataError(f"the database {path} is not a crmlog database; it was left untouched")
-    meta: dict = next(iter(data.get("meta", {}).values()), {})
+    meta: dict[str, Any] = next(iter(data.get("meta", {}).values()), {})
     schema = meta.get("schema")
     if schema not in READABLE_SCHEMAS:
         raise DataError(
@@ -58,7 +58,7 @@ def upgrade(data: dict[str, Any]) -> bool:
     meta = next(iter(data["meta"].values()))
     if meta.get("schema") == SCHEMA_VERSION:
         return False
-    sources: dict[str, dict] = {}
+    sources: dict[str, dict[str, Any]] = {}
     for doc in data.pop("seen", {}).values():
         source, key = doc["source"], doc["key"]
         mbox = re.fullmatch(r"(\d+)-(\d+)", key) if not os.path.isdir(source) else None
