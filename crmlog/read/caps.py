@@ -27,10 +27,7 @@ import hashlib
 import itertools
 import re
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-
-from .headerblock import header_block_end
+from .headerblock import header_block_end, parse_headers
 
 HEADER_BYTES = 4 << 20  # a 50,000-field header block is about 1.5 MB
 MULTIPARTS = 100  # real mail nests a handful
@@ -197,7 +194,7 @@ def _cut(data: bytes, start: int, end: int, caps: Caps, *, extract: bool) -> Cut
     head_end = _header_end(data, start, caps)
     if head_end is None or head_end > end:
         return None
-    headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:head_end])
+    headers = parse_headers(data[start:head_end])
     ctype = headers.get_content_type()
     if ctype.startswith(("multipart/", "message/")):
         return None

@@ -1,9 +1,13 @@
 """Where a message's header block ends, in its raw bytes: exactly where the stdlib parser (and
-so mail-parser) ends it. The readers, the header filter and the caps all cut it here."""
+so mail-parser) ends it. The readers, the header filter and the caps all cut it here; and the
+one way a header block is read into fields without mail-parser (`parse_headers`)."""
 
 from __future__ import annotations
 
 import re
+from email.message import Message as HeaderFields
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
 # A line ends in CRLF, LF or a lone CR, as the stdlib parser reads it; an empty line ends the
 # header block.
@@ -33,3 +37,10 @@ def header_block(data: bytes) -> bytes:
         data = data[3:]
     end = header_block_end(data)
     return data if end is None else data[:end]
+
+
+def parse_headers(data: bytes) -> HeaderFields:
+    """The header fields of `data` (a header block, or a whole message whose body is left
+    unread), as the stdlib reads them under compat32, the policy mail-parser parses with: a
+    field holding 8-bit bytes comes back as an email.header.Header, not a str."""
+    return BytesHeaderParser(policy=compat32).parsebytes(data)
