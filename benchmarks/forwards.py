@@ -15,9 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from test_forwards import FOUND, REJECTED, body_ends  # noqa: E402
+from test_forwards import FOUND, REJECTED, body_ends, inspect_raw  # noqa: E402
 
-from crmlog.rules.forwards import inspect_raw  # noqa: E402
 from crmlog.show.views import forward_report  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "real"

@@ -77,10 +77,11 @@ class Summary:
 def decide_raw(
     raw: RawMessage, view: CrmView, settings: Settings, session_login: str, caps: Caps
 ) -> tuple[Message | None, Decision]:
-    """Parse (held to `caps`) and decide one message that the header filter let through; one
-    that cannot be parsed is rejected `unparseable` (REJ-2)."""
+    """Parse (held to `caps`; a message to a forwarding address read whole for the forward
+    path) and decide one message that the header filter let through; one that cannot be
+    parsed is rejected `unparseable` (REJ-2)."""
     try:
-        message = parse(raw.data, caps)
+        message = parse(raw.data, caps, forward_addresses=settings.forward)
     except ParseError as exc:
         return exc.partial, rules.decide_unparseable(exc.partial, str(exc), view)
     return message, rules.decide(message, view, settings, session_login=session_login)

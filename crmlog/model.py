@@ -166,6 +166,15 @@ class OversizedPart:
     sha256: str
 
 
+ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+
+
+def is_attached_message(content_type: str) -> bool:
+    """A MIME part (or attachment) of this content type is a whole message attached (a
+    forward as attachment)."""
+    return content_type.lower() in ATTACHED_MESSAGE_TYPES
+
+
 @dataclass(**_FROZEN)
 class Message:
     identity: str  # normalised Message-ID, else "sha256:<hex of the raw bytes>" (ONCE-1)
@@ -184,14 +193,41 @@ class Message:
     html: str = ""
     body_bytes: int = 0  # decoded size of all text and HTML parts (LIM-1)
     attachments: tuple[Attachment, ...] = ()
-    attached_messages: tuple[bytes, ...] = ()  # message/rfc822 parts, raw (forward as attachment)
     oversized: tuple[OversizedPart, ...] = ()  # attachments cut out before parsing (LIM-2)
     oversized_text_bytes: int = 0  # encoded size of inline text cut out before parsing (LIM-1)
-    defects: tuple[str, ...] = ()
+    # What the forward path reads beyond the fields above, prepared by the parse stage for a
+    # message addressed to a forwarding address; None: not prepared (its text is all there is)
+    forward_parts: ForwardParts | None = None
 
     def all_recipients(self) -> tuple[str, ...]:
         """Every address the message is addressed to under ADDR-2."""
         return tuple(a.email for a in (*self.to, *self.cc, *self.bcc)) + self.envelope_to
+
+
+@dataclass(**_FROZEN)
+class AttachedMessage:
+    """A message attached to a forward (message/rfc822), read by the parse stage."""
+
+    message: Message
+    html_text: str = ""  # its HTML body rendered as text
+    held_messages: int = 0  # attached messages inside it (counted, not read: one makes a thread, FWD-3)
+
+
+@dataclass(**_FROZEN)
+class UnreadableMessage:
+    """An attached message that could not be read: why (FWD-2)."""
+
+    reason: str
+
+
+@dataclass(**_FROZEN)
+class ForwardParts:
+    """What the forward path reads in a message beyond its text, read by the parse stage so
+    that the rules parse nothing: the HTML body rendered as text, and each attached message
+    (those inside another attached message are not among them)."""
+
+    html_text: str = ""
+    attached: tuple[AttachedMessage | UnreadableMessage, ...] = ()
 
 
 # ---------------------------------------------------------------- CRM records

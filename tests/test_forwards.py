@@ -16,13 +16,21 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from crmlog.model import Address, Rejected
+from crmlog.model import Address, Forwarded, Rejected
+from crmlog.parse import parse_for_inspection
 from crmlog.rules.forward_layouts import LANGUAGES
 from crmlog.rules.forward_values import addresses, is_forward_subject, parse_date, strip_prefixes
-from crmlog.rules.forwards import inspect_raw, read_forward
+from crmlog.rules.forwards import inspect, read_forward
 from crmlog.show.views import forward_report
 
 HERE = Path(__file__).resolve().parent / "forwards"
+
+
+def inspect_raw(data: bytes) -> Forwarded | Rejected:
+    """What `crmlog forwards parse` finds in one raw message: read by the parse stage with its
+    forward parts, then looked through by the forward reader."""
+    return inspect(parse_for_inspection(data))
+
 
 # file, from_address, from_name, subject, date, to, cc, client, note, first and last body line
 FOUND = [

@@ -486,7 +486,7 @@ def test_rej_2_unparseable_rejected_unless_a_copy_of_a_logged_message():
     from crmlog.rules import decide_unparseable
 
     rejected(decide_unparseable(None, "boom", TEAM), Code.UNPARSEABLE)
-    partial = message(defects=("unparseable",))
+    partial = message()
     rejected(decide_unparseable(partial, "boom", TEAM), Code.UNPARSEABLE)
     logged = Snapshot(users=TEAM.users, logged=frozenset({partial.identity}))
     assert isinstance(decide_unparseable(partial, "boom", logged), Duplicate)
@@ -609,8 +609,24 @@ def test_fwd_1_forward_as_attachment_logs_the_attached_message_and_its_files():
         b'--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="po.pdf"\n'
         b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
     )
-    m = forward("See attached.", attached_messages=(inner,))
+    raw = (
+        (
+            f"From: anna@ourco.example\nTo: {FWD}\nSubject: Fwd: Re: Quote\nMessage-ID: <f1@ourco.example>\n"
+            'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="o"\n\n'
+            "--o\nContent-Type: text/plain\n\nSee attached.\n--o\nContent-Type: message/rfc822\n\n"
+        ).encode()
+        + inner
+        + b"\n--o--\n"
+    )
+    m = parse(raw, forward_addresses=(FWD,))  # the parse stage reads the attached message for the rules
     d = accepted(decide(m, TEAM, SETTINGS))
     assert d.forwarded is not None and d.forwarded.client == "attachment"
     assert d.forwarded.sender.email == "li.wei@acme.example" and d.forwarded.date == "2021-03-09T15:12:05+00:00"
     assert [(a.filename, a.data) for a in d.kept_attachments] == [("po.pdf", b"%PDF-1.4\n")]
+
+
+def test_fwd_1_forward_parts_are_read_for_the_forward_path_only():
+    raw = eml(to=f"Bob <{FWD}>", body="see below")
+    assert parse(raw, forward_addresses=(FWD,)).forward_parts is not None
+    assert parse(raw, forward_addresses=("other@crm.example.com",)).forward_parts is None
+    assert parse(raw).forward_parts is None

@@ -20,9 +20,10 @@ def forwards_group():
 def forwards_parse(file, as_json):
     """Find the forwarded message in FILE (a raw message; - or nothing: stdin) as the forward
     path would, and say what it found or why it would not log it. Needs no database."""
+    from ..parse import parse_for_inspection
     from ..rules import forwards
 
-    row = views.forward_report(forwards.inspect_raw(file.read()))
+    row = views.forward_report(forwards.inspect(parse_for_inspection(file.read())))
     if as_json:
         render.emit_json(row)
         return

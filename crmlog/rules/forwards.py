@@ -4,7 +4,8 @@
 `forward-not-recognized` (FWD-2) or `forward-is-thread` (FWD-3). It reads the message's text
 (or its HTML rendered as text) line by line for the landmarks of forward_landmarks.py
 (separator lines, header blocks, "On ... wrote:" lines), and the header values with
-forward_values.py.
+forward_values.py. The HTML rendered as text and the attached messages come read already,
+in the message's ForwardParts (the parse stage prepares them).
 
 The first landmark is the forward; what is above it is the forwarder's note; what follows
 its header block is the forwarded body. Landmarks further down are the contact's quoted
@@ -16,8 +17,17 @@ from __future__ import annotations
 import textwrap
 from dataclasses import replace
 
-from ..model import Address, Attachment, Code, Forwarded, Message, Rejected
-from ..parse import ParseError, html_to_text, parse
+from ..model import (
+    Address,
+    AttachedMessage,
+    Code,
+    Forwarded,
+    ForwardParts,
+    Message,
+    Rejected,
+    UnreadableMessage,
+    is_attached_message,
+)
 from .forward_landmarks import (
     HEADER_LOOKAHEAD,
     INVISIBLE,
@@ -49,18 +59,22 @@ EXPECTED = (
 )
 
 
+NOT_PREPARED = ForwardParts()  # a message read without its forward parts: its text is all there is
+
+
 def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Rejected:
     """The one forwarded message inside `message` (FWD-1), else why not (FWD-2, FWD-3).
     `forwarder` is the address that sent the forward: a forwarded message from it is the
     user's own reply (FWD-3)."""
-    attached = message.attached_messages
+    parts = message.forward_parts or NOT_PREPARED
+    attached = parts.attached
     if len(attached) > 1:
         return _thread(f"{len(attached)} messages are attached: forward one reply at a time")
-    # The text part first; the HTML part (rendered once) where the text shows no forward.
-    text = message.text if message.text.strip() else html_to_text(message.html)
+    # The text part first; the HTML part (rendered as text) where the text shows no forward.
+    text = message.text if message.text.strip() else parts.html_text
     found = read_forward(text, forwarder=forwarder, outer_subject=message.subject)
     if not _recognized(found) and message.html and message.text.strip():
-        from_html = read_forward(html_to_text(message.html), forwarder=forwarder, outer_subject=message.subject)
+        from_html = read_forward(parts.html_text, forwarder=forwarder, outer_subject=message.subject)
         if _recognized(from_html):
             found = from_html
     if attached:
@@ -68,7 +82,9 @@ def find_forward(message: Message, *, forwarder: str = "") -> Forwarded | Reject
             return _thread("the message holds an attached message and an inline forward as well")
         return _attached_forward(attached[0], note_source=text, forwarder=forwarder)
     if isinstance(found, Forwarded):  # an inline forward carries the forward's own files
-        return replace(found, attachments=tuple(a for a in message.attachments if not _is_message(a)))
+        return replace(
+            found, attachments=tuple(a for a in message.attachments if not is_attached_message(a.content_type))
+        )
     return found
 
 
@@ -77,16 +93,17 @@ def _recognized(found: Forwarded | Rejected) -> bool:
     return not (isinstance(found, Rejected) and found.code == Code.FORWARD_NOT_RECOGNIZED)
 
 
-def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwarded | Rejected:
-    try:
-        inner = parse(data)
-    except ParseError as exc:
-        return _not_recognized(f"the attached message cannot be read: {exc}")
+def _attached_forward(
+    attached: AttachedMessage | UnreadableMessage, *, note_source: str, forwarder: str
+) -> Forwarded | Rejected:
+    if isinstance(attached, UnreadableMessage):
+        return _not_recognized(f"the attached message cannot be read: {attached.reason}")
+    inner = attached.message
     if inner.sender is None:
         return _not_recognized("the attached message has no From line")
-    if inner.attached_messages:
+    if attached.held_messages:
         return _thread("the attached message is itself a forward (it holds an attached message)")
-    body = inner.text if inner.text.strip() else html_to_text(inner.html)
+    body = inner.text if inner.text.strip() else attached.html_text
     nested = _check_thread(sender=inner.sender, subject=inner.subject, body_lines=lines_of(body), forwarder=forwarder)
     if nested is not None:
         return nested
@@ -103,12 +120,8 @@ def _attached_forward(data: bytes, *, note_source: str, forwarder: str) -> Forwa
         body=body.strip("\n"),
         note=note.strip(),
         client="attachment",
-        attachments=tuple(a for a in inner.attachments if not _is_message(a)),
+        attachments=tuple(a for a in inner.attachments if not is_attached_message(a.content_type)),
     )
-
-
-def _is_message(a: Attachment) -> bool:
-    return a.content_type.lower() in ("message/rfc822", "message/global")
 
 
 def read_forward(text: str, *, forwarder: str = "", outer_subject: str = "") -> Forwarded | Rejected:
@@ -240,14 +253,8 @@ def _check_thread(*, sender: Address, subject: str, body_lines: list[Line], forw
     return None
 
 
-def inspect_raw(data: bytes) -> Forwarded | Rejected:
-    """`crmlog forwards parse`: what the forward path finds in one raw message, with no
-    database (FWD-3's "written by a user" means written by the sender of the forward). Text
-    that is not a message at all is read as a pasted body."""
-    try:
-        message = parse(data)
-    except ParseError:
-        message = Message(
-            identity="", message_id="", date=None, subject="", sender=None, text=data.decode("utf-8", "replace")
-        )
+def inspect(message: Message) -> Forwarded | Rejected:
+    """`crmlog forwards parse`: what the forward path finds in one message (read with its
+    forward parts), with no database: FWD-3's "written by a user" means written by the sender
+    of the forward."""
     return find_forward(message, forwarder=message.sender.email if message.sender else "")
