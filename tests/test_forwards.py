@@ -8,6 +8,7 @@ and kept aside while building, then measured once (see the README's forward sect
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -1160,6 +1161,34 @@ def test_addresses_as_clients_print_them(value, expected):
 )
 def test_fwd_4_dates_in_every_language_to_iso(value, languages, expected):
     assert parse_date(value, languages) == expected
+
+
+def test_fwd_4_dates_are_never_read_against_the_clock(monkeypatch):
+    """dateparser reads the clock for what a date leaves out (its "now"); a forwarded date is
+    read the same whenever it is read: relative dates and dates missing a part are kept as
+    written, and dateparser is never asked for the current time."""
+    import dateparser.date
+    import dateparser.parser
+
+    asked = []
+    for module in (dateparser.date, dateparser.parser):
+        monkeypatch.setattr(module, "_now", lambda *args, **kwargs: asked.append(args) or datetime(2030, 6, 1))
+    for value, languages in [
+        ("yesterday", ("en",)),
+        ("2 hours ago", ("en",)),
+        ("vor 2 Stunden", ("de",)),
+        ("gestern", ("de",)),
+        ("heute um 10:00", ("de",)),
+        ("today 10:00", ("en",)),
+        ("Monday 4:12 PM", ("en",)),
+        ("16:12", ("de",)),
+        ("9. März", ("de",)),
+        ("昨天 10:00", ("zh",)),
+    ]:
+        assert parse_date(value, languages) == value
+    assert parse_date("09.03.21 16:12", ("de",)) == "2021-03-09T16:12:00"  # a two-digit year: never shifted
+    assert parse_date("Tue, Mar 9, 2021 at 4:12 PM", ("en",)) == "2021-03-09T16:12:00"
+    assert asked == []
 
 
 @pytest.mark.parametrize(

@@ -69,10 +69,15 @@ def addresses(value: str) -> tuple[Address, ...]:
     return tuple(out.values())
 
 
+# A forwarded date reads the same whenever it is read: dateparser never consults the clock.
 _DATEPARSER_SETTINGS = {
-    "PARSERS": ["absolute-time"],  # never "yesterday" against the clock
-    "REQUIRE_PARTS": ["day", "month", "year"],  # never a year filled in from today
+    "PARSERS": ["absolute-time"],  # never "yesterday" or "vor 2 Stunden": kept as written
+    "REQUIRE_PARTS": ["day", "month", "year"],  # never a year or a day filled in: kept as written
     "PREFER_DAY_OF_MONTH": "first",
+    # the "now" dateparser fills missing parts from (the date is then refused above) and
+    # compares a two-digit year with (only to move it under another PREFER_DATES_FROM): fixed,
+    # instead of the clock it reads otherwise
+    "RELATIVE_BASE": datetime(2000, 1, 1),
 }
 
 
