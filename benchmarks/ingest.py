@@ -157,9 +157,9 @@ def crmlog_run(c: Crmlog, *args: str) -> tuple[float, float, object]:
 def build_views_db(c: Crmlog, n: int) -> None:
     """n logged e-mails written through the store as ingest writes them (rules included),
     without mail-parser: messages are built as values."""
+    from crmlog import rules
     from crmlog.config import load
     from crmlog.model import Address, Message, RawMessage
-    from crmlog.rules import decide as rules
     from crmlog.store import Store
 
     settings = load(Path(c.env[1]))

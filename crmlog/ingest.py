@@ -26,6 +26,7 @@ from .model import (
 from .parse import HeaderFilter, ParseError, parse
 from .read import sources
 from .read.caps import Caps
+from .records import Rejection
 from .rules.attribution import session_user
 from .store import Store
 
@@ -185,19 +186,17 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
     if settings.mail_notices:
         for notice in store.unmailed_notices():
             try:
-                notify.send(settings, notice["user"], notify.notice_message(notice, settings, now))
+                notify.send(settings, notice.user, notify.notice_message(notice.to_doc(), settings, now))
             except notify.SendFailed as exc:
-                failed(f"the notice for <{notice['message_id']}> to {notice['user']}", exc)
+                failed(f"the notice for <{notice.message_id}> to {notice.user}", exc)
                 break  # the rest wait for the next run too
-            store.mark_mailed(notice["id"], now)
+            store.mark_mailed(notice, now)
             summary.notices_mailed += 1
     last = store.summary_sent
     if settings.daily_summary and (last is None or now - last >= notify.SUMMARY_EVERY):
         since = last or now - notify.SUMMARY_EVERY
         recent = [
-            r
-            for r in store.records("rejections")
-            if r.get("recorded") and datetime.fromisoformat(r["recorded"]) > since
+            r.to_doc() for r in store.read(Rejection) if r.recorded and datetime.fromisoformat(r.recorded) > since
         ]
         sent_all = True
         for user, rejections in notify.summaries(recent, store.view().users).items():

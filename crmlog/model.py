@@ -14,6 +14,8 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Protocol
 
+from .records import Contact, Deal, Seat, TeamInbox, User
+
 _FROZEN = dict(frozen=True, slots=True, kw_only=True)
 
 
@@ -81,11 +83,6 @@ class Code(StrEnum):
     BODY_TOO_LARGE = "body-too-large"
     UNPARSEABLE = "unparseable"
     UNAUTHENTICATED_SENDER = "unauthenticated-sender"
-
-
-class Seat(StrEnum):
-    FULL = "full"
-    READ_ONLY = "read-only"
 
 
 # ---------------------------------------------------------------- messages
@@ -230,46 +227,7 @@ class ForwardParts:
     attached: tuple[AttachedMessage | UnreadableMessage, ...] = ()
 
 
-# ---------------------------------------------------------------- CRM records
-
-
-@dataclass(**_FROZEN)
-class User:
-    id: int
-    email: str
-    name: str = ""
-    inboxes: tuple[tuple[str, str], ...] = ()  # (address, connected_at ISO) in connect order
-    aliases: tuple[str, ...] = ()
-    logins: tuple[str, ...] = ()
-    seat: Seat = Seat.FULL
-    personal_inbox_access: bool = True
-
-
-@dataclass(**_FROZEN)
-class TeamInbox:
-    address: str
-    connected_by: str  # user e-mail
-
-
-@dataclass(**_FROZEN)
-class Contact:
-    email: str
-    name: str = ""
-    company: str | None = None
-    source: str = ""
-
-
-@dataclass(**_FROZEN)
-class Deal:
-    id: int
-    name: str
-    stage: str  # open | won | lost
-    created: str  # ISO 8601
-    contacts: tuple[str, ...] = ()
-
-    @property
-    def is_open(self) -> bool:
-        return self.stage not in ("won", "lost")
+# ---------------------------------------------------------------- the CRM, as the rules see it
 
 
 class CrmView(Protocol):

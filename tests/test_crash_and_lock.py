@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import LOG, Cli, eml, make_maildir
 
-from crmlog.store import Store, identity
+from crmlog.records import Company, Contact, Email, Notice, Rejection
+from crmlog.store import Store
 
 KILLS = int(os.environ.get("CRMLOG_CRASH_KILLS", "30"))
 MESSAGES = 3000
@@ -78,33 +79,30 @@ class Crm(Cli):
         """Everything a run decides, without ids and times: what must match across runs."""
         store = Store.reader(self.db)
         emails = []
-        for e in store.records("emails"):
-            full = store.full_email(e)
+        for e in store.read(Email):
             emails.append(
                 (
-                    identity(e),
-                    e["subject"],
-                    e["path"],
-                    e["user"],
-                    e["rule"],
-                    e["from"],
-                    tuple(e["contacts"]),
-                    tuple(e["companies"]),
-                    tuple(e["deals"]),
-                    tuple((a["filename"], a["size"], a["sha256"], a["stored"]) for a in e["attachments"]),
-                    full["text"],
+                    e.identity,
+                    e.subject,
+                    e.path,
+                    e.user,
+                    e.rule,
+                    e.sender,
+                    e.contacts,
+                    e.companies,
+                    e.deals,
+                    tuple((a.filename, a.size, a.sha256, a.stored) for a in e.attachments),
+                    store.body(e).text,
                 )
             )
         stored = self.db.parent / "crm.attachments"
         return {
             "emails": sorted(emails),
-            "contacts": sorted(
-                (c["email"], c["name"], c["source"], c.get("company")) for c in store.records("contacts")
-            ),
-            "companies": sorted(c["domain"] for c in store.records("companies")),
-            "rejections": sorted((r["identity"], r["code"], r["reason"]) for r in store.records("rejections")),
-            "notices": sorted((n["kind"], n["user"], n["message_id"], n["detail"]) for n in store.records("notices")),
-            "sources": sorted((s["source"], tuple(sorted(s.get("keys", ())))) for s in store.records("sources")),
+            "contacts": sorted((c.email, c.name, c.source, c.company or "") for c in store.read(Contact)),
+            "companies": sorted(c.domain for c in store.read(Company)),
+            "rejections": sorted((r.identity, r.code, r.reason) for r in store.read(Rejection)),
+            "notices": sorted((n.kind, n.user, n.message_id, n.detail) for n in store.read(Notice)),
+            "sources": sorted((s["source"], tuple(sorted(s.get("keys", ())))) for s in store.engine.source_states()),
             "attachment files": sorted(p.name for p in stored.iterdir()) if stored.exists() else [],
         }
 

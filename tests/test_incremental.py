@@ -17,6 +17,7 @@ from crmlog.errors import DataError
 from crmlog.ingest import Batch, ingest
 from crmlog.parse import HeaderFilter
 from crmlog.read import sources
+from crmlog.records import Email
 from crmlog.store import Store
 
 FROM_ = b"From anna@ourco.example Mon Jun  1 09:00:00 2026\n"
@@ -271,7 +272,8 @@ def test_a_damaged_body_pack_is_a_clear_error_not_a_crash(tmp_path, cli):
     result = cli("emails", "show", "m1@x", expect=65)
     assert "000000.pack" in result.stderr and "Traceback" not in result.stderr
     with pytest.raises(DataError):
-        Store.reader(db).full_email(db_of(db)["emails"]["1"])
+        store = Store.reader(db)
+        store.body(store.get(Email, 1))
 
 
 def test_sec_3_body_packs_are_owner_only(tmp_path):

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
-from crmlog.store import Store, identity
+from crmlog.records import Email
+from crmlog.store import Store
 
 SETTINGS = Settings(bcc=(LOG,), forward=("fwd@crm.example.com",), max_attachment_bytes=50)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -80,7 +81,7 @@ def test_every_addressed_message_ends_logged_or_rejected_and_rerun_changes_nothi
         emails = list(data.get("emails", {}).values())
         rejections = list(data.get("rejections", {}).values())
         assert len(emails) == s.logged
-        logged_ids = {identity(e) for e in emails}
+        logged_ids = {Email.from_doc(e, 0).identity for e in emails}
         assert len(logged_ids) == len(emails)  # ONCE-1
         assert not logged_ids & {r["identity"] for r in rejections}  # never both
         before = db.read_bytes()

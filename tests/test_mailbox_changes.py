@@ -19,11 +19,12 @@ from test_incremental import FROM_, logged, mbox_of
 from test_ingest import SETTINGS, team_db
 
 from crmlog.ingest import ingest
-from crmlog.store import Store, identity
+from crmlog.records import Email
+from crmlog.store import Store
 
 
 def logged_ids(db: Path) -> list[str]:
-    return sorted(identity(e) for e in Store.reader(db).records("emails"))
+    return sorted(e.identity for e in Store.reader(db).read(Email))
 
 
 def inbox(root: Path, n: int, sub="new") -> Path:
@@ -144,8 +145,8 @@ def test_mbox_message_half_written_by_a_locking_writer_waits_for_the_next_run(tm
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.logged, s.scanned) == (1, 1)
     store = Store.reader(db)
-    (email,) = [e for e in store.records("emails") if e["message_id"] == "m2@x"]
-    assert store.full_email(email)["text"].rstrip().endswith("THE END")  # whole, not cut
+    (email,) = store.read(Email, where={"message_id": "m2@x"})
+    assert store.body(email).text.rstrip().endswith("THE END")  # whole, not cut
 
 
 def test_mbox_dot_lock_also_marks_a_writer(tmp_path):

@@ -11,8 +11,13 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from conftest import eml
 
+from crmlog import rules
 from crmlog.errors import DataError, LockBusy, NoDatabase, StorageIOError
+from crmlog.model import RawMessage, Settings
+from crmlog.parse import parse
+from crmlog.records import Email
 from crmlog.store import SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -88,26 +93,35 @@ def test_corrupt_or_unknown_schema_database_refused_and_untouched(tmp_path, cont
     assert db.read_bytes() == content
 
 
-def test_sec_3_database_attachments_and_lock_are_owner_only(tmp_path):
-    from crmlog.model import Attachment
-
-    db = tmp_path / "data" / "crm.json"
+def log_with_attachment(db, filename: str, data: bytes) -> Email:
+    """One message with one attachment, logged through the store's public seam."""
     with Store.writer(db) as store:
-        store._store_attachment(Attachment(filename="../../x", content_type="text/plain", data=b"hello"))
         add_anna(store)
         store.commit()
-    for p in (db, db.parent, store.attachments_dir, *store.attachments_dir.iterdir()):
+        raw = eml(attachments=[(filename, "text/plain", data)], bcc="log@crm.example")
+        message = parse(raw)
+        decision = rules.decide(message, store.view(), Settings(bcc=("log@crm.example",)))
+        store.apply(RawMessage(source="M", key="1", data=raw), message, decision, now=NOW)
+        store.commit()
+        (email,) = store.read(Email)
+    return email
+
+
+def test_sec_3_database_attachments_and_lock_are_owner_only(tmp_path):
+    db = tmp_path / "data" / "crm.json"
+    log_with_attachment(db, "../../x", b"hello")
+    attachments = db.parent / "crm.attachments"
+    for p in (db, db.parent, attachments, *attachments.iterdir()):
         assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
 
 
 def test_sec_1_attachment_stored_by_content_hash_never_by_its_name(tmp_path):
-    from crmlog.model import Attachment
-
     db = tmp_path / "crm.json"
-    with Store.writer(db) as store:
-        rec = store._store_attachment(Attachment(filename="../../etc/passwd", content_type="text/plain", data=b"x"))
-    assert rec["sha256"] == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
-    assert [p.name for p in store.attachments_dir.iterdir()] == [rec["sha256"]]
+    email = log_with_attachment(db, "../../etc/passwd", b"x")
+    (a,) = email.attachments
+    assert (a.filename, a.stored) == ("../../etc/passwd", True)
+    assert a.sha256 == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+    assert [p.name for p in (tmp_path / "crm.attachments").iterdir()] == [a.sha256]
     assert not (tmp_path.parent / "etc").exists()
 
 
@@ -150,7 +164,7 @@ def test_readers_never_take_the_lock_nor_create_a_database(tmp_path):
     with Store.writer(db) as store:
         add_anna(store)
         store.commit()
-    assert Store.reader(db).all("emails") == []
+    assert list(Store.reader(db).read(Email)) == []
 
 
 def test_dry_run_writer_writes_nothing(tmp_path):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..show import render, views
+from ..records import Company, Contact, Deal, Email
+from ..show import find, render, views
+from ..store import Store
 from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
 
 
@@ -24,13 +27,13 @@ def deals():
 def deals_add(env: Env, name, contacts, stage, created):
     """Add a deal."""
     with env.writer(create=False) as store:
-        deal_id = store.add_deal(
+        store.add_deal(
             name=name,
             contacts=list(dict.fromkeys(email_address(c) for c in contacts)),
             stage=stage,
             created=iso_time(created, "--created") or utc_now(),
         )
-        store.commit()
+        (deal_id,) = store.commit()
     render.text(f"added deal {deal_id}: {name}")
 
 
@@ -39,7 +42,12 @@ def deals_add(env: Env, name, contacts, stage, created):
 @pass_env
 def deals_list(env: Env, as_json):
     """List deals."""
-    listing(views.deals(env.reader()), as_json, "Deals", ["id", "name", "stage", "created", "contacts"])
+    listing(
+        [views.deal(d) for d in env.reader().read(Deal)],
+        as_json,
+        "Deals",
+        ["id", "name", "stage", "created", "contacts"],
+    )
 
 
 @deals.command("close")
@@ -68,7 +76,7 @@ def companies():
 @pass_env
 def companies_list(env: Env, as_json):
     """List companies."""
-    listing(views.companies(env.reader()), as_json, "Companies", ["domain", "name", "contacts", "emails"])
+    listing(company_rows(env.reader()), as_json, "Companies", ["domain", "name", "contacts", "emails"])
 
 
 @companies.command("show")
@@ -77,7 +85,13 @@ def companies_list(env: Env, as_json):
 @pass_env
 def companies_show(env: Env, domain, as_json):
     """Show a company, its contacts and e-mails."""
-    row = views.company(env.reader(), domain)
+    store = env.reader()
+    found = find.company(store, domain)
+    row = views.company(
+        found,
+        store.read(Contact, where={"company": found.domain}),
+        store.read(Email, where={"companies": found.domain}, newest_first=True),
+    )
     if as_json:
         render.emit_json(row)
     else:
@@ -98,7 +112,7 @@ CONTACT_COLUMNS = ["email", "name", "company", "source", "emails"]
 @pass_env
 def contacts_list(env: Env, as_json):
     """List contacts."""
-    listing(views.contacts(env.reader()), as_json, "Contacts", CONTACT_COLUMNS)
+    listing(contact_rows(env.reader()), as_json, "Contacts", CONTACT_COLUMNS)
 
 
 @contacts.command("show")
@@ -109,9 +123,14 @@ def contacts_show(env: Env, email, as_json):
     """Show a contact with its deals and logged e-mails (every contact without EMAIL)."""
     store = env.reader()
     if email is None:
-        listing(views.contacts(store), as_json, "Contacts", CONTACT_COLUMNS)
+        listing(contact_rows(store), as_json, "Contacts", CONTACT_COLUMNS)
         return
-    row = views.contact(store, email)
+    found = find.contact(store, email)
+    row = views.contact(
+        found,
+        store.read(Deal, where={"contacts": found.email}),
+        store.read(Email, where={"contacts": found.email}, newest_first=True),
+    )
     if as_json:
         render.emit_json(row)
     else:
@@ -135,7 +154,9 @@ def emails_list(env: Env, as_json, limit):
     """List logged e-mails, newest first."""
     if limit is None:
         limit = 0 if as_json else 200
-    rows, total = views.emails(env.reader(), limit or None)
+    store = env.reader()
+    rows = [views.email_row(e) for e in store.read(Email, newest_first=True, limit=limit or None)]
+    total = store.count(Email)
     title = "E-mails" if len(rows) == total else f"E-mails, the newest of {total:,} (--limit 0 shows all)"
     listing(rows, as_json, title, ["id", "date", "subject", "from", "user", "path", "contacts"])
 
@@ -150,8 +171,9 @@ def emails_list(env: Env, as_json, limit):
 def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     """Show one logged e-mail (by id or Message-ID)."""
     store = env.reader()
-    row = views.email_detail(store, id_or_message_id)
-    saved = store.save_attachments(row["attachments"], Path(save_dir)) if save_dir else []
+    email = find.email(store, id_or_message_id)
+    row = views.email_detail(email, store.body(email))
+    saved = store.save_attachments(email.attachments, Path(save_dir)) if save_dir else []
     if as_json:
         render.emit_json({**row, "saved": [str(p) for p in saved]} if save_dir else row)
         return
@@ -165,3 +187,11 @@ def emails_show(env: Env, id_or_message_id, as_json, save_dir):
     if forward and forward.get("note"):  # running text last: whatever lines it holds, no section follows it
         render.body("Forward note", forward["note"])
     render.body("Body", row["text"] or row["html"])
+
+
+def contact_rows(store: Store) -> list[dict[str, Any]]:
+    return views.contacts(store.read(Contact), store.tally(Email, "contacts"))
+
+
+def company_rows(store: Store) -> list[dict[str, Any]]:
+    return views.companies(store.read(Company), store.tally(Contact, "company"), store.tally(Email, "companies"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..model import Code
-from ..show import render, views
+from ..records import Email, Notice, Rejection, User
+from ..show import find, render, views
 from .base import Env, iso_time, json_option, listing, pass_env
 
 
@@ -42,7 +43,10 @@ def forwards_parse(file, as_json):
 def rejections(env: Env, code, as_json):
     """Messages addressed to a logging address and not logged, with the reason."""
     listing(
-        views.rejections(env.reader(), code), as_json, "Rejections", ["date", "code", "sender", "message_id", "reason"]
+        views.rejections(env.reader().read(Rejection, where={"code": code} if code else None)),
+        as_json,
+        "Rejections",
+        ["date", "code", "sender", "message_id", "reason"],
     )
 
 
@@ -51,7 +55,12 @@ def rejections(env: Env, code, as_json):
 @pass_env
 def notices(env: Env, as_json):
     """Notices for users (delivery errors of attachments over the limit)."""
-    listing(views.notices(env.reader()), as_json, "Notices", ["date", "kind", "user", "message_id", "detail"])
+    listing(
+        [views.notice(n) for n in env.reader().read(Notice)],
+        as_json,
+        "Notices",
+        ["date", "kind", "user", "message_id", "detail"],
+    )
 
 
 @click.group(invoke_without_command=True)
@@ -65,7 +74,8 @@ def attribution(ctx: click.Context, since, until, as_json):
         return
     env = ctx.ensure_object(Env)
     period = iso_time(since, "--since"), iso_time(until, "--until")  # a usage error before the database
-    rows = views.attribution(env.reader(), *period)
+    store = env.reader()
+    rows = views.attribution(store.read(User), store.read(Email), *period)
     if as_json:
         render.emit_json(rows)
         return
@@ -80,7 +90,9 @@ def attribution(ctx: click.Context, since, until, as_json):
 @pass_env
 def attribution_explain(env: Env, message_id, as_json):
     """Why an e-mail was attributed to its user."""
-    row = views.explain(env.reader(), message_id)
+    store = env.reader()
+    email = find.email(store, message_id)
+    row = views.explain(email, store.body(email))
     if as_json:
         render.emit_json(row)
     else:

@@ -6,6 +6,7 @@ import click
 
 from .. import config
 from ..model import normalize_login
+from ..records import TeamInbox, User
 from ..show import render, views
 from .base import Env, email_address, json_option, listing, pass_env, utc_now
 
@@ -38,7 +39,7 @@ def users():
 def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permission):
     """Add a user."""
     with env.writer() as store:
-        uid = store.add_user(
+        store.add_user(
             email=email_address(email),
             name=name,
             inboxes=list(dict.fromkeys(email_address(a) for a in inbox)),
@@ -48,7 +49,7 @@ def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permiss
             permission=not no_inbox_permission,
             now=utc_now(),
         )
-        store.commit()
+        (uid,) = store.commit()
     render.text(f"added user {uid}: {email_address(email)}")
 
 
@@ -58,7 +59,7 @@ def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permiss
 def users_list(env: Env, as_json):
     """List users."""
     listing(
-        views.users(env.reader()),
+        [views.user(u) for u in env.reader().read(User)],
         as_json,
         "Users",
         ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"],
@@ -87,4 +88,9 @@ def team_inboxes_add(env: Env, address, connected_by):
 @pass_env
 def team_inboxes_list(env: Env, as_json):
     """List team inboxes."""
-    listing(views.team_inboxes(env.reader()), as_json, "Team inboxes", ["address", "connected_by", "connected_at"])
+    listing(
+        [views.team_inbox(t) for t in env.reader().read(TeamInbox)],
+        as_json,
+        "Team inboxes",
+        ["address", "connected_by", "connected_at"],
+    )

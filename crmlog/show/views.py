@@ -1,189 +1,145 @@
-"""Records to the rows the commands show: plain dicts, the `--json` shapes of cli.md."""
+"""Records to the rows the commands show: plain dicts, the `--json` shapes of cli.md. Pure:
+each view takes the records it shows (and the counts it reports), never the store."""
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from ..errors import NotFound
-from ..model import Forwarded, Rejected, normalize_email, normalize_message_id
-from ..store import Store
+from ..model import Forwarded, Rejected
+from ..records import Company, Contact, Deal, Email, EmailBody, Notice, Rejection, TeamInbox, User
 
-
-def _newest(e: dict) -> tuple[str, int]:
-    return (e.get("date") or "", e["id"])
+Row = dict[str, Any]
 
 
-def _newest_first(emails, limit: int | None = None) -> list[dict]:
-    if limit:
-        return heapq.nlargest(limit, emails, key=_newest)
-    return sorted(emails, key=_newest, reverse=True)
-
-
-def _email_summary(e: dict) -> dict:
-    get = e.get
+def email_summary(e: Email) -> Row:
     return {
-        "id": get("id"),
-        "message_id": get("message_id"),
-        "subject": get("subject"),
-        "date": get("date"),
-        "path": get("path"),
-        "user": get("user"),
+        "id": e.id,
+        "message_id": e.message_id,
+        "subject": e.subject,
+        "date": e.date,
+        "path": e.path,
+        "user": e.user,
     }
 
 
-def users(store: Store) -> list[dict]:
+def user(u: User) -> Row:
+    return {
+        "id": u.id,
+        "email": u.email,
+        "name": u.name,
+        "inboxes": [a for a, _ in u.inboxes],
+        "aliases": list(u.aliases),
+        "logins": list(u.logins),
+        "seat": str(u.seat),
+        "personal_inbox_access": u.personal_inbox_access,
+    }
+
+
+def team_inbox(t: TeamInbox) -> Row:
+    return {"address": t.address, "connected_by": t.connected_by, "connected_at": t.connected_at}
+
+
+def deal(d: Deal) -> Row:
+    return {"id": d.id, "name": d.name, "stage": d.stage, "created": d.created, "contacts": list(d.contacts)}
+
+
+def contacts(records: Iterable[Contact], emails_per_contact: Counter[str]) -> list[Row]:
     return [
         {
-            "id": u["id"],
-            "email": u["email"],
-            "name": u.get("name", ""),
-            "inboxes": [a for a, _ in u.get("inboxes", [])],
-            "aliases": u.get("aliases", []),
-            "logins": u.get("logins", []),
-            "seat": u.get("seat", "full"),
-            "personal_inbox_access": u.get("personal_inbox_access", True),
+            "email": c.email,
+            "name": c.name,
+            "company": c.company,
+            "source": c.source,
+            "emails": emails_per_contact[c.email],
         }
-        for u in store.all("users")
+        for c in sorted(records, key=lambda c: c.email)
     ]
 
 
-def team_inboxes(store: Store) -> list[dict]:
-    return [
-        {"address": t["address"], "connected_by": t["connected_by"], "connected_at": t.get("connected_at")}
-        for t in store.all("team_inboxes")
-    ]
+def contact(c: Contact, deals: Iterable[Deal], emails: Iterable[Email]) -> Row:
+    """A contact, its deals, and its e-mails (newest first, as given)."""
+    return {
+        "email": c.email,
+        "name": c.name,
+        "source": c.source,
+        "company": c.company,
+        "deals": [{"id": d.id, "name": d.name, "stage": d.stage} for d in deals],
+        "emails": [email_summary(e) for e in emails],
+    }
 
 
-def deals(store: Store) -> list[dict]:
-    return [
-        {"id": d["id"], "name": d["name"], "stage": d["stage"], "created": d["created"], "contacts": d["contacts"]}
-        for d in store.all("deals")
-    ]
-
-
-def contacts(store: Store) -> list[dict]:
-    counts = Counter(c for e in store.records("emails") for c in e.get("contacts", []))
+def companies(
+    records: Iterable[Company], contacts_per_company: Counter[Any], emails_per_company: Counter[str]
+) -> list[Row]:
     return [
         {
-            "email": c["email"],
-            "name": c.get("name", ""),
-            "company": c.get("company"),
-            "source": c.get("source", ""),
-            "emails": counts[c["email"]],
+            "domain": c.domain,
+            "name": c.name,
+            "contacts": contacts_per_company[c.domain],
+            "emails": emails_per_company[c.domain],
         }
-        for c in sorted(store.all("contacts"), key=lambda c: c["email"])
+        for c in sorted(records, key=lambda c: c.domain)
     ]
 
 
-def contact(store: Store, email: str) -> dict:
-    wanted, email = email, normalize_email(email)
-    found = next((c for c in store.records("contacts") if c["email"] == email), None) if email else None
-    if found is None:
-        raise NotFound(f"no contact with e-mail {wanted}")
+def company(c: Company, contacts: Iterable[Contact], emails: Iterable[Email]) -> Row:
     return {
-        "email": found["email"],
-        "name": found.get("name", ""),
-        "source": found.get("source", ""),
-        "company": found.get("company"),
-        "deals": [
-            {"id": d["id"], "name": d["name"], "stage": d["stage"]}
-            for d in store.records("deals")
-            if email in d.get("contacts", [])
-        ],
-        "emails": [
-            _email_summary(e)
-            for e in _newest_first([e for e in store.records("emails") if email in e.get("contacts", [])])
-        ],
+        "domain": c.domain,
+        "name": c.name,
+        "contacts": sorted(x.email for x in contacts),
+        "emails": [email_summary(e) for e in emails],
     }
 
 
-def companies(store: Store) -> list[dict]:
-    people = Counter(c.get("company") for c in store.records("contacts"))
-    mails = Counter(d for e in store.records("emails") for d in e.get("companies", []))
-    return [
-        {
-            "domain": c["domain"],
-            "name": c.get("name", c["domain"]),
-            "contacts": people[c["domain"]],
-            "emails": mails[c["domain"]],
-        }
-        for c in sorted(store.all("companies"), key=lambda c: c["domain"])
-    ]
-
-
-def company(store: Store, domain: str) -> dict:
-    domain = domain.strip().lower()
-    found = next((c for c in store.records("companies") if c["domain"] == domain), None)
-    if found is None:
-        raise NotFound(f"no company with domain {domain}")
+def email_row(e: Email) -> Row:
     return {
-        "domain": domain,
-        "name": found.get("name", domain),
-        "contacts": sorted(c["email"] for c in store.records("contacts") if c.get("company") == domain),
-        "emails": [
-            _email_summary(e)
-            for e in _newest_first([e for e in store.records("emails") if domain in e.get("companies", [])])
-        ],
+        "id": e.id,
+        "message_id": e.message_id,
+        "subject": e.subject,
+        "date": e.date,
+        "path": e.path,
+        "user": e.user,
+        "from": e.sender,
+        "contacts": list(e.contacts),
+        "companies": list(e.companies),
+        "deals": list(e.deals),
+        "attachments": [a.to_doc() for a in e.attachments],
     }
 
 
-def email_row(e: dict) -> dict:
-    get = e.get
-    return {
-        "id": get("id"),
-        "message_id": get("message_id"),
-        "subject": get("subject"),
-        "date": get("date"),
-        "path": get("path"),
-        "user": get("user"),
-        "from": get("from", ""),
-        "contacts": get("contacts", []),
-        "companies": get("companies", []),
-        "deals": get("deals", []),
-        "attachments": get("attachments", []),
-    }
-
-
-def emails(store: Store, limit: int | None = None) -> tuple[list[dict], int]:
-    """The newest `limit` logged e-mails (all without one), newest first; and how many there are."""
-    return [email_row(e) for e in _newest_first(store.records("emails"), limit)], store.count("emails")
-
-
-def find_email(store: Store, id_or_message_id: str) -> dict:
-    """An e-mail by its id, by its Message-ID with or without angle brackets, or (for a
-    message without one) by its `sha256:` identity."""
-    wanted = id_or_message_id.strip()
-    if wanted.isdigit():
-        e = store.get("emails", int(wanted))
-        if e is not None:
-            return e
-    mid = normalize_message_id(wanted)
-    if mid:
-        for e in store.records("emails"):
-            if mid in (e.get("message_id"), e.get("identity")):  # identity: sha256:... without one
-                return e
-    raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
-
-
-def email_detail(store: Store, id_or_message_id: str) -> dict:
-    e = store.full_email(find_email(store, id_or_message_id))
+def email_detail(e: Email, body: EmailBody) -> Row:
     return {
         **email_row(e),
-        "from_name": e.get("from_name", ""),
-        "to": e.get("to", []),
-        "cc": e.get("cc", []),
-        "attribution": e.get("attribution", {}),
-        "rules": e.get("rules", []),
-        "text": e["text"],
-        "html": e["html"],
-        "forward": e.get("forward"),  # {note, client, forwarded_by, forwarded_at, subject} or null
-        "source": e.get("source", ""),
+        "from_name": body.from_name,
+        "to": list(body.to),
+        "cc": list(body.cc),
+        "attribution": body.credit.to_doc() if body.credit else {},
+        "rules": list(body.rules),
+        "text": body.text,
+        "html": body.html,
+        "forward": e.forward.to_doc() if e.forward else None,  # {note, client, forwarded_by, forwarded_at, subject}
+        "source": body.source,
     }
 
 
-def forward_report(found: Forwarded | Rejected) -> dict:
+def explain(e: Email, body: EmailBody) -> Row:
+    credit = body.credit
+    return {
+        "message_id": e.message_id,
+        "user": e.user,
+        "rule": credit.rule if credit else None,
+        "candidates": list(credit.candidates) if credit else [],
+        "session_user": credit.session_user if credit else None,
+        "ambiguous": credit.ambiguous if credit else False,
+        "rules": list(body.rules),
+        "path": e.path,
+    }
+
+
+def forward_report(found: Forwarded | Rejected) -> Row:
     """`forwards parse --json`: what the forward path found in one message."""
     if isinstance(found, Rejected):
         return {
@@ -210,42 +166,51 @@ def forward_report(found: Forwarded | Rejected) -> dict:
     }
 
 
-def rejections(store: Store, code: str | None = None) -> list[dict]:
+def rejections(records: Iterable[Rejection]) -> list[Row]:
     rows = [
-        {k: r.get(k) for k in ("message_id", "code", "reason", "sender", "date", "source")}
-        for r in store.records("rejections")
-        if code is None or r["code"] == code
+        {
+            "message_id": r.message_id,
+            "code": r.code,
+            "reason": r.reason,
+            "sender": r.sender,
+            "date": r.date,
+            "source": r.source,
+        }
+        for r in records
     ]
     return sorted(rows, key=lambda r: r["date"] or "")
 
 
-def notices(store: Store) -> list[dict]:
-    return [{k: n.get(k) for k in ("kind", "user", "message_id", "detail", "date")} for n in store.records("notices")]
+def notice(n: Notice) -> Row:
+    return {"kind": n.kind, "user": n.user, "message_id": n.message_id, "detail": n.detail, "date": n.date}
 
 
-def attribution(store: Store, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
-    rows = {
-        u["email"]: {"user": u["email"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}}
-        for u in store.records("users")
-    }
-    for e in store.records("emails"):
+def attribution(
+    users: Iterable[User], emails: Iterable[Email], since: datetime | None = None, until: datetime | None = None
+) -> list[Row]:
+    """Logged e-mails per user (every user, and any other user an e-mail names), by path and
+    by the rule that attributed them, of the e-mails dated in [since, until)."""
+
+    def row(email: str) -> Row:
+        return {"user": email, "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}}
+
+    rows = {u.email: row(u.email) for u in users}
+    for e in emails:
         if since or until:
-            when = _when(e)
+            when = email_time(e)
             if when is None or (since and when < since) or (until and when >= until):
                 continue
-        row = rows.setdefault(e["user"], {"user": e["user"], "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}})
-        row["logged"] += 1
-        row[e["path"]] += 1
-        rule = e.get("rule") or e.get("attribution", {}).get("rule", "")
-        row["by_rule"][rule] = row["by_rule"].get(rule, 0) + 1
+        r = rows.setdefault(e.user, row(e.user))
+        r["logged"] += 1
+        r[e.path] += 1
+        r["by_rule"][e.rule] = r["by_rule"].get(e.rule, 0) + 1
     return list(rows.values())
 
 
-def _when(e: dict) -> datetime | None:
+def email_time(e: Email) -> datetime | None:
     """An e-mail's date for --since/--until: its own date (a forwarded date without a zone
     read as UTC), else, for a forward whose date could not be read, when it was forwarded."""
-    forward = e.get("forward") or {}
-    for value in (e.get("date"), forward.get("forwarded_at")):
+    for value in (e.date, e.forward.forwarded_at if e.forward else None):
         try:
             when = datetime.fromisoformat(value) if value else None
         except ValueError:
@@ -253,18 +218,3 @@ def _when(e: dict) -> datetime | None:
         if when is not None:
             return when if when.tzinfo else when.replace(tzinfo=UTC)
     return None
-
-
-def explain(store: Store, message_id: str) -> dict:
-    e = store.full_email(find_email(store, message_id))
-    a = e.get("attribution", {})
-    return {
-        "message_id": e.get("message_id"),
-        "user": e["user"],
-        "rule": a.get("rule"),
-        "candidates": a.get("candidates", []),
-        "session_user": a.get("session_user"),
-        "ambiguous": a.get("ambiguous", False),
-        "rules": e.get("rules", []),
-        "path": e.get("path"),
-    }

@@ -1,313 +1,176 @@
-"""The CRM database a run or a view opens: TinyDB over the atomic storage (files.py), under
-the writer's lock (lock.py), the in-memory indexes the rules consult, and the batch that one
-commit writes (its documents made by records.py; the mailboxes' state by state.py).
+"""The CRM a run or a view opens: a unit of work over an engine (engine.py).
 
-- Batched: TinyDB hands the storage the whole database on every insert; we keep that in
-  memory, queue each batch's records, and write once per batch (one insert per table, one
-  file write), after what the records point to (attachments, the batch's body pack).
-- One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
-- Owner-only files (SEC-3); attachments stored under their SHA-256 (SEC-1).
+`Store.reader(path)` for views, `Store.writer(path, ...)` for anything that writes. A writer
+queues one batch of changes (ingest's decided messages, or an edit) and `commit` makes it
+durable: first the blobs its records point to, then the records, all or nothing. Until then
+the batch is visible to the rules through `view()`, over the engine's own lookups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from tinydb import TinyDB
-
-from ..errors import DataError, NoDatabase, NotFound, StorageIOError, UsageError
-from ..model import (
-    Accepted,
-    Attachment,
+from ..errors import NotFound, UsageError
+from ..model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed
+from ..records import (
+    Company,
     Contact,
     Deal,
-    Decision,
-    Duplicate,
-    Message,
-    RawMessage,
-    Rejected,
+    Email,
+    EmailBody,
+    Notice,
+    R,
+    Record,
     Seat,
-    Skipped,
+    StoredAttachment,
     TeamInbox,
-    Unaddressed,
     User,
 )
-from . import records, schema
+from . import project
+from .engine import Changes, Engine
 from .export import save_attachments
-from .files import AtomicJSONStorage, BodyPacks, fsync_dir, remove_stale_temp_files, write_file_atomically
-from .lock import take_lock
+from .jsonfile import LOCK_TIMEOUT, JsonEngine
 from .state import SourceStates
 
 
-@dataclass(frozen=True, slots=True)
 class _View:
-    """The read-only CrmView the rules get: lookups over the store's in-memory indexes."""
+    """The read-only CrmView the rules get: the engine's lookups, with this batch on top."""
 
-    store: Store
+    def __init__(self, store: Store):
+        self._store = store
 
     @property
     def users(self) -> tuple[User, ...]:
-        return self.store._users
+        return self._store.users
 
     @property
     def team_inboxes(self) -> tuple[TeamInbox, ...]:
-        return self.store._team_inboxes
+        return self._store.team_inboxes
 
     def contact(self, email: str) -> Contact | None:
-        return self.store._contacts.get(email)
+        return self._store._new_contacts.get(email) or self._store.engine.contact(email)
 
     def open_deals(self, email: str) -> tuple[Deal, ...]:
-        return tuple(d for d in self.store._deals_by_contact.get(email, ()) if d.is_open)
+        deals = (*self._store.engine.deals_of(email), *(d for d in self._store._new_deals if email in d.contacts))
+        return tuple(d for d in deals if d.is_open)
 
     def is_logged(self, identity: str) -> bool:
-        return identity in self.store._logged
+        return identity in self._store._new_logged or self._store.engine.is_logged(identity)
 
 
 class Store:
-    """Open with Store.reader(path) for views, Store.writer(path, ...) for anything that writes."""
-
-    def __init__(
-        self, path: Path, *, write: bool, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True
-    ):
-        self.path = Path(path)
-        if not create and not self.path.exists():  # a mistyped --db must not look like an empty CRM
-            raise NoDatabase(
-                f"no database at {self.path} (`crmlog ingest` and `crmlog users add` create one; "
-                "check --db or CRMLOG_DB)"
-            )
-        self.attachments_dir = self.path.with_name(self.path.stem + ".attachments")
-        self.bodies_dir = self.path.with_name(self.path.stem + ".bodies")
-        self.writing = write and not dry_run
-        self._lock = None
-        self._attachments_unsynced = False
-        if self.writing:
-            self._lock = take_lock(self.path, lock_timeout)
-            remove_stale_temp_files(self.path.parent, self.attachments_dir, self.bodies_dir)
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.blobs = engine.blobs
         try:
-            data = schema.load(self.path)
-            upgraded = write and schema.upgrade(data)
-            self._storage = AtomicJSONStorage(str(self.path), data)
-            # an upgrade is written by the first commit; so is a new database, even with
-            # nothing in it yet (an ingest that found nothing has still made the CRM)
-            self._storage.dirty = upgraded or (write and not self.path.exists())
+            self.users = tuple(engine.read(User))
+            self.team_inboxes = tuple(engine.read(TeamInbox))
         except BaseException:
-            self.close()
+            engine.close()
             raise
-        self._meta = next(iter(data["meta"].values()))
-        self.db = TinyDB(storage=lambda: self._storage)
-        self.bodies = BodyPacks(self.bodies_dir, self._meta.get("packs", 0))
-        try:
-            self._index(full=write)
-        except (KeyError, TypeError, ValueError) as exc:
-            self.close()
-            raise DataError(
-                f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
-                "it was left untouched"
-            ) from None
+        self.sources = SourceStates(engine.source_states())  # ONCE-2: what the next run needs
+        self._reset()
+
+    def _reset(self) -> None:
+        self._added: list[Record] = []
+        self._replaced: list[Record] = []
+        self._removed: list[tuple[str, int]] = []
+        self._meta: dict[str, Any] = {}
+        self._new_contacts: dict[str, Contact] = {}
+        self._new_companies: set[str] = set()
+        self._new_logged: set[str] = set()
+        self._new_rejections: dict[str, Record] = {}
+        self._new_deals: list[Deal] = []
 
     @classmethod
     def reader(cls, path: Path) -> Store:
         """For views: the database must exist (NoDatabase, 66, otherwise)."""
-        return cls(path, write=False, create=False)
+        return cls(JsonEngine(path, write=False, create=False))
 
     @classmethod
-    def writer(cls, path: Path, *, lock_timeout: float = 60.0, dry_run: bool = False, create: bool = True) -> Store:
+    def writer(
+        cls, path: Path, *, lock_timeout: float = LOCK_TIMEOUT, dry_run: bool = False, create: bool = True
+    ) -> Store:
         """For ingest and edits, under the lock; `create=False` for an edit of records that
         can only exist in an existing database."""
-        return cls(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create)
+        return cls(JsonEngine(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create))
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def commit(self) -> None:
-        """Write everything applied since the last commit, atomically: first what the records
-        point to (attachments are written as they come, the batch's body pack now), then the
-        database that points to them."""
-        self._flush_pending()
-        if not self.writing:
-            self.bodies.discard()
-            return
-        try:
-            if self._attachments_unsynced:
-                fsync_dir(self.attachments_dir)
-                self._attachments_unsynced = False
-            if self.bodies.flush():
-                self._set_meta(packs=self.bodies.next)
-            self._storage.flush()
-        except OSError as exc:
-            raise StorageIOError(
-                f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
-            ) from None
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes of bodies waiting for the next commit (the shell commits early past a bound)."""
-        return self.bodies.pending_bytes
-
-    # ------------------------------------------------------------ notices by mail
-
-    def unmailed_notices(self) -> list[dict]:
-        """Notices not yet mailed to their user (notify.py), oldest first."""
-        return [n for n in self.records("notices") if not n.get("mailed")]
-
-    def mark_mailed(self, notice_id: int, when: datetime) -> None:
-        self.db.table("notices").update({"mailed": records.iso(when)}, doc_ids=[notice_id])
-
-    @property
-    def summary_sent(self) -> datetime | None:
-        """When the last daily summary of rejections went out."""
-        sent = self._meta.get("summary_sent")
-        return datetime.fromisoformat(sent) if sent else None
-
-    def set_summary_sent(self, when: datetime) -> None:
-        self._set_meta(summary_sent=records.iso(when))
-
-    def _set_meta(self, **fields) -> None:
-        self.db.table("meta").update(fields, doc_ids=[1])
-
-    # ------------------------------------------------------------ indexes
-
-    def _index(self, *, full: bool) -> None:
-        """What the rules and the edits consult, built once per run. Readers need only the
-        team (and the check that its records are readable)."""
-        tables = self._storage.data
-        self._users = tuple(records.user(d, int(i)) for i, d in tables.get("users", {}).items())
-        self._team_inboxes = tuple(
-            TeamInbox(address=d["address"], connected_by=d["connected_by"])
-            for d in tables.get("team_inboxes", {}).values()
-        )
-        deals = [records.deal(d, int(i)) for i, d in tables.get("deals", {}).items()]
-        self._pending: dict[str, list[dict]] = {}
-        self._removed: dict[str, list[int]] = {}
-        self._full = full
-        if not full:
-            return
-        self._contacts = {d["email"]: records.contact(d) for d in tables.get("contacts", {}).values()}
-        self._companies = {d["domain"] for d in tables.get("companies", {}).values()}
-        self._deals_by_contact: dict[str, list[Deal]] = {}
-        for deal in deals:
-            for c in deal.contacts:
-                self._deals_by_contact.setdefault(c, []).append(deal)
-        self._logged = {records.identity(d) for d in tables.get("emails", {}).values()}
-        # identity -> doc id of a stored rejection, or None while it waits in the batch
-        self._rejected: dict[str, int | None] = {d["identity"]: int(i) for i, d in tables.get("rejections", {}).items()}
-        self.sources = SourceStates(tables.get("sources", {}))  # ONCE-2: what the next run needs
+        self.engine.close()
 
     def view(self) -> _View:
         return _View(self)
 
     # ------------------------------------------------------------ reading records
 
-    def records(self, table: str) -> Iterator[dict]:
-        """Every record of a table (do not change them), each with its "id". A reader hands
-        out the stored records themselves (it never writes, so the id can go in them), a
-        writer copies."""
-        for doc_id, doc in self._storage.data.get(table, {}).items():
-            if self._full:
-                yield {**doc, "id": int(doc_id)}
-            else:
-                if "id" not in doc:
-                    doc["id"] = int(doc_id)
-                yield doc
+    def read(
+        self,
+        kind: type[R],
+        *,
+        where: Mapping[str, object] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[R]:
+        return self.engine.read(kind, where=where, newest_first=newest_first, limit=limit)
 
-    def count(self, table: str) -> int:
-        return len(self._storage.data.get(table, {}))
+    def get(self, kind: type[R], id: int) -> R | None:
+        return self.engine.get(kind, id)
 
-    def all(self, table: str) -> list[dict]:
-        """Every record of a table, each with its id."""
-        return list(self.records(table))
+    def count(self, kind: type[Record]) -> int:
+        return self.engine.count(kind)
 
-    def get(self, table: str, doc_id: int) -> dict | None:
-        doc = self._storage.data.get(table, {}).get(str(doc_id))
-        return {**doc, "id": doc_id} if doc is not None else None
+    def tally(self, kind: type[Record], field: str) -> Counter[Any]:
+        return self.engine.tally(kind, field)
 
-    def full_email(self, email: dict) -> dict:
-        """A logged e-mail whole: its record, the detail and body kept in its pack (a schema-1
-        record holds them all itself)."""
-        ref = email.get("body")
-        if ref is None:
-            return {"text": "", "html": "", **email}
-        packed = self.bodies.read(ref)
-        return {**packed.get("detail", {}), **email, "text": packed.get("text", ""), "html": packed.get("html", "")}
+    def body(self, email: Email) -> EmailBody:
+        """What a logged e-mail's listing leaves out: its body and detail."""
+        if email.inline is not None:
+            return email.inline
+        if email.body is None:
+            return EmailBody()
+        return self.blobs.body(email.body)
 
-    def attachment_path(self, sha256: str) -> Path:
-        return self.attachments_dir / sha256
+    def save_attachments(self, attachments: Iterable[StoredAttachment], target: Path) -> list[Path]:
+        """Copy the stored ones of `attachments` into `target` (export.save_attachments)."""
+        return save_attachments(attachments, self.blobs.attachment, target)
 
-    # ------------------------------------------------------------ team and CRM edits
+    # ------------------------------------------------------------ the batch
 
-    def add_user(self, *, email, name, inboxes, aliases, logins, seat, permission, now) -> int:
-        if any(u.email == email for u in self._users):
-            raise UsageError(f"a user with e-mail {email} exists already")
-        doc = {
-            "email": email,
-            "name": name,
-            "inboxes": [[a, records.iso(now)] for a in inboxes],
-            "aliases": list(aliases),
-            "logins": list(logins),
-            "seat": str(Seat(seat)),
-            "personal_inbox_access": permission,
-            "created": records.iso(now),
-        }
-        doc_id = self.db.table("users").insert(doc)
-        self._users = (*self._users, records.user(dict(doc), doc_id))
-        return doc_id
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of bodies waiting for the next commit (the shell commits early past a bound)."""
+        return int(self.blobs.pending_bytes)
 
-    def add_team_inbox(self, *, address, connected_by, now) -> None:
-        if not any(u.email == connected_by for u in self._users):
-            raise NotFound(f"no user with e-mail {connected_by}")
-        if any(t.address == address for t in self._team_inboxes):
-            raise UsageError(f"the team inbox {address} exists already")
-        self.db.table("team_inboxes").insert(
-            {"address": address, "connected_by": connected_by, "connected_at": records.iso(now)}
+    def commit(self) -> list[int]:
+        """Write the batch: the blobs first (durable), then the records that point to them.
+        Returns the ids the batch's new records got, in the order they were added."""
+        meta = {**self._meta, **self.blobs.flush()}
+        changes = Changes(
+            added=tuple(self._added),
+            replaced=tuple(self._replaced),
+            removed=tuple(self._removed),
+            sources=tuple(self.sources.changed()),
+            meta=meta,
         )
-        self._team_inboxes += (TeamInbox(address=address, connected_by=connected_by),)
+        ids = self.engine.write(changes)
+        if any(isinstance(r, (User, TeamInbox)) for r in changes.added):
+            self.users, self.team_inboxes = tuple(self.engine.read(User)), tuple(self.engine.read(TeamInbox))
+        self._reset()
+        return ids
 
-    def add_deal(self, *, name, contacts, stage, created) -> int:
-        doc = {"name": name, "stage": stage, "created": records.iso(created), "contacts": list(contacts)}
-        doc_id = self.db.table("deals").insert(doc)
-        deal = records.deal(dict(doc), doc_id)
-        for c in deal.contacts:
-            self._deals_by_contact.setdefault(c, []).append(deal)
-        return doc_id
-
-    def close_deal(self, deal_id: int, stage: str) -> None:
-        table = self.db.table("deals")
-        if table.get(doc_id=deal_id) is None:
-            raise NotFound(f"no deal with id {deal_id}")
-        table.update({"stage": stage}, doc_ids=[deal_id])
-        self._index(full=True)
-
-    def add_contact(self, *, email, name, source, company, now) -> bool:
-        """Create a contact (and its company) if missing; True when created."""
-        if email in self._contacts:
-            return False
-        if company and company not in self._companies:
-            self._queue("companies", {"domain": company, "name": company, "created": records.iso(now)})
-            self._companies.add(company)
-        doc = {"email": email, "name": name, "company": company, "source": source, "created": records.iso(now)}
-        self._queue("contacts", doc)
-        self._contacts[email] = records.contact(doc)
-        return True
-
-    def _flush_sources(self) -> None:
-        table = self.db.table("sources")
-        for source, doc_id, doc in self.sources.changed():
-            if doc_id is None:
-                self.sources.stored_as(source, table.insert(doc))
-            else:
-                self._storage.data["sources"][str(doc_id)] = doc
-                self._storage.dirty = True
+    def _add(self, record: Record) -> None:
+        self._added.append(record)
 
     # ------------------------------------------------------------ ingest
 
@@ -321,82 +184,131 @@ class Store:
         created = 0
         if isinstance(decision, Accepted):
             assert message is not None  # only a parsed message can be accepted
-            created = self._apply_accepted(item, message, decision, now)
+            created = self._log(project.logged(item, message, decision, now))
         elif isinstance(decision, Rejected):
-            self._queue_rejection(records.rejection(item, message, decision, now))
+            self._reject(project.rejection(item, message, decision, now))
         else:
             assert isinstance(decision, (Skipped, Duplicate))
         self.sources.mark(item)
         return created
 
-    def _flush_pending(self) -> None:
-        """Move the batch into TinyDB, in memory: one insert and one removal per table."""
-        if not self._full:
-            return
-        for table, doc_ids in self._removed.items():
-            self.db.table(table).remove(doc_ids=doc_ids)
-        self._removed = {}
-        for table, docs in self._pending.items():
-            if not docs:
-                continue
-            ids = self.db.table(table).insert_multiple(docs)
-            if table == "rejections":
-                for doc, doc_id in zip(docs, ids, strict=False):
-                    self._rejected[doc["identity"]] = doc_id
-        self._pending = {}
-        self._flush_sources()
-
-    def _queue(self, table: str, doc: dict) -> None:
-        self._pending.setdefault(table, []).append(doc)
-
-    def _unreject(self, identity: str) -> None:
-        """Drop the rejection of a message (queued in this batch or stored)."""
-        doc_id = self._rejected.pop(identity, None)
-        if doc_id is not None:
-            self._removed.setdefault("rejections", []).append(doc_id)
-        elif self._pending.get("rejections"):
-            self._pending["rejections"] = [d for d in self._pending["rejections"] if d["identity"] != identity]
-
-    def _queue_rejection(self, doc: dict) -> None:
-        # One rejection per message (REJ-1): a later copy replaces the earlier record.
-        if doc["identity"] in self._rejected:
-            self._unreject(doc["identity"])
-        self._queue("rejections", doc)
-        self._rejected[doc["identity"]] = None
-
-    def _apply_accepted(self, raw: RawMessage, message: Message, d: Accepted, now: datetime) -> int:
-        created = sum(
-            self.add_contact(email=c.email, name=c.name, source=c.source, company=c.company, now=now)
-            for c in d.new_contacts
-        )
-        # A message rejected before (say, before its sender was a user) is logged now.
-        if message.identity in self._rejected:
-            self._unreject(message.identity)
-        attachments = [self._store_attachment(a) for a in d.kept_attachments]
-        attachments += [records.attachment(a, stored=False) for a in d.dropped_attachments]
-        record, detail, text, html = records.logged_email(raw, message, d, attachments, now)
-        record["body"] = self.bodies.add(text, html, detail)
-        self._queue("emails", record)
-        self._logged.add(message.identity)
-        for notice in records.delivery_errors(message, d, now):  # LIM-2
-            self._queue("notices", notice)
+    def _log(self, logged: project.Logged) -> int:
+        created = self._create_contacts(logged.contacts, logged.companies)
+        email = logged.email
+        self._unreject(email.identity)  # a message rejected before is logged now
+        for a in logged.contents:
+            self.blobs.add_attachment(a.sha256, a.data)
+        self._add(replace(email, body=self.blobs.add_body(logged.body)))
+        self._new_logged.add(email.identity)
+        for notice in logged.notices:
+            self._add(notice)
         return created
 
-    def _store_attachment(self, a: Attachment) -> dict:
-        record = records.attachment(a, stored=True)
-        if self.writing:
-            target = self.attachment_path(record["sha256"])
-            if not target.exists():
-                try:
-                    self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
-                    write_file_atomically(target, a.data, sync_dir=False)  # the directory: once, at commit
-                    self._attachments_unsynced = True
-                except OSError as exc:
-                    raise StorageIOError(
-                        f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}"
-                    ) from None
-        return record
+    def _create_contacts(self, contacts: tuple[Contact, ...], companies: tuple[Company, ...]) -> int:
+        """Queue the contacts not in the CRM yet, each with its company where that is new."""
+        by_domain = {c.domain: c for c in companies}
+        created = 0
+        for contact in contacts:
+            if self.view().contact(contact.email) is not None:
+                continue
+            if contact.company and contact.company not in self._new_companies:
+                if not self.engine.has_company(contact.company):
+                    self._add(by_domain[contact.company])
+                self._new_companies.add(contact.company)
+            self._add(contact)
+            self._new_contacts[contact.email] = contact
+            created += 1
+        return created
 
-    def save_attachments(self, attachments: list[dict], target: Path) -> list[Path]:
-        """Copy the stored ones of `attachments` into `target` (export.save_attachments)."""
-        return save_attachments(attachments, self.attachments_dir, target)
+    def _reject(self, rejection: Record) -> None:
+        """One rejection per message (REJ-1): a later copy replaces the earlier record."""
+        identity = rejection.to_doc()["identity"]
+        self._unreject(identity)
+        self._add(rejection)
+        self._new_rejections[identity] = rejection
+
+    def _unreject(self, identity: str) -> None:
+        queued = self._new_rejections.pop(identity, None)
+        if queued is not None:
+            self._added.remove(queued)
+            return
+        stored = self.engine.rejection_id(identity)
+        if stored is not None and ("rejections", stored) not in self._removed:
+            self._removed.append(("rejections", stored))
+
+    # ------------------------------------------------------------ notices by mail
+
+    def unmailed_notices(self) -> list[Notice]:
+        """Notices not yet mailed to their user (notify.py), oldest first."""
+        return [n for n in self.read(Notice) if not n.mailed]
+
+    def mark_mailed(self, notice: Notice, when: datetime) -> None:
+        self._replaced.append(replace(notice, mailed=project.iso(when)))
+
+    @property
+    def summary_sent(self) -> datetime | None:
+        """When the last daily summary of rejections went out."""
+        sent = self.engine.meta().get("summary_sent")
+        return datetime.fromisoformat(sent) if sent else None
+
+    def set_summary_sent(self, when: datetime) -> None:
+        self._meta["summary_sent"] = project.iso(when)
+
+    # ------------------------------------------------------------ team and CRM edits
+
+    # Edits join the batch too; commit() returns the ids they get.
+
+    def add_user(
+        self,
+        *,
+        email: str,
+        name: str,
+        inboxes: Iterable[str],
+        aliases: Iterable[str],
+        logins: Iterable[str],
+        seat: str,
+        permission: bool,
+        now: datetime,
+    ) -> None:
+        if any(u.email == email for u in self.users):
+            raise UsageError(f"a user with e-mail {email} exists already")
+        at = project.iso(now) or ""
+        user = User(
+            email=email,
+            name=name,
+            inboxes=tuple((a, at) for a in inboxes),
+            aliases=tuple(aliases),
+            logins=tuple(logins),
+            seat=Seat(seat),
+            personal_inbox_access=permission,
+            created=at,
+        )
+        self._add(user)
+        self.users = (*self.users, user)
+
+    def add_team_inbox(self, *, address: str, connected_by: str, now: datetime) -> None:
+        if not any(u.email == connected_by for u in self.users):
+            raise NotFound(f"no user with e-mail {connected_by}")
+        if any(t.address == address for t in self.team_inboxes):
+            raise UsageError(f"the team inbox {address} exists already")
+        inbox = TeamInbox(address=address, connected_by=connected_by, connected_at=project.iso(now))
+        self._add(inbox)
+        self.team_inboxes = (*self.team_inboxes, inbox)
+
+    def add_deal(self, *, name: str, contacts: Iterable[str], stage: str, created: datetime) -> None:
+        deal = Deal(name=name, stage=stage, created=project.iso(created) or "", contacts=tuple(contacts))
+        self._add(deal)
+        self._new_deals.append(deal)
+
+    def close_deal(self, deal_id: int, stage: str) -> None:
+        deal = self.get(Deal, deal_id)
+        if deal is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        self._replaced.append(replace(deal, stage=stage))
+
+    def add_contact(self, *, email: str, name: str, source: str, company: str | None, now: datetime) -> bool:
+        """Create a contact (and its company) if missing; True when created."""
+        when = project.iso(now)
+        contact = Contact(email=email, name=name, company=company, source=source, created=when)
+        companies = (Company(domain=company, name=company, created=when),) if company else ()
+        return bool(self._create_contacts((contact,), companies))

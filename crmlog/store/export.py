@@ -5,32 +5,35 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from ..errors import NotFound, StorageIOError
+from ..records import StoredAttachment
 
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]+,@=]+")
 
 
-def save_attachments(attachments: list[dict[str, Any]], store: Path, target: Path) -> list[Path]:
-    """Copy the stored ones of `attachments` from the attachment store `store` into `target`:
-    the files 0600, `target` 0700 where crmlog creates it (an existing directory keeps its
-    mode). A name taken already gets a number; nothing in `target` is overwritten or followed."""
+def save_attachments(
+    attachments: Iterable[StoredAttachment], read: Callable[[str], bytes | None], target: Path
+) -> list[Path]:
+    """Copy the stored ones of `attachments` (their contents from `read`, by SHA-256) into
+    `target`: the files 0600, `target` 0700 where crmlog creates it (an existing directory
+    keeps its mode). A name taken already gets a number; nothing in `target` is overwritten
+    or followed."""
     try:
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StorageIOError(f"cannot create {target}: {exc.strerror}") from None
     saved: list[Path] = []
     for a in attachments:
-        if not a.get("stored"):
+        if not a.stored:
             continue
-        src = store / a["sha256"]
-        if not src.exists():
-            raise NotFound(f"attachment {a['sha256']} is missing from the store {store}")
-        name = safe_filename(a.get("filename") or "", f"attachment-{a['sha256'][:12]}")
-        saved.append(_copy_private(src, target, name))
+        data = read(a.sha256)
+        if data is None:
+            raise NotFound(f"attachment {a.sha256} is missing from the attachment store")
+        name = safe_filename(a.filename, f"attachment-{a.sha256[:12]}")
+        saved.append(_write_private(data, target, name))
     return saved
 
 
@@ -42,8 +45,8 @@ def safe_filename(name: str, fallback: str) -> str:
     return base or fallback
 
 
-def _copy_private(src: Path, target: Path, name: str) -> Path:
-    """Copy `src` to a new file `target/name` (or `name-2`, `name-3`, ...), created 0600 with
+def _write_private(data: bytes, target: Path, name: str) -> Path:
+    """Write `data` to a new file `target/name` (or `name-2`, `name-3`, ...), created 0600 with
     O_EXCL, so that an existing file or a planted symbolic link is never written through."""
     stem, dot, ext = name.rpartition(".")
     if not (dot and stem):
@@ -60,9 +63,9 @@ def _copy_private(src: Path, target: Path, name: str) -> Path:
         except OSError as exc:
             raise StorageIOError(f"cannot write {path}: {exc.strerror}") from None
         try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+            with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), 0o600)  # whatever the umask
-                shutil.copyfileobj(data, out, 1 << 20)
+                out.write(data)
         except OSError as exc:
             path.unlink(missing_ok=True)
             raise StorageIOError(f"cannot write {path}: {exc.strerror}") from None

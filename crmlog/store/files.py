@@ -1,25 +1,21 @@
 """The files under a CRM database, written so that a crash never leaves half of one (ONCE-3,
-SEC-3): the atomic write (temp file, fsync, rename, fsync of the directory), TinyDB's storage
-over it, and the body packs.
+SEC-3): the atomic write (temp file, fsync, rename, fsync of the directory) and TinyDB's
+storage over it.
 
 - TinyDB's own JSONStorage rewrites its file in place, so a crash mid-write leaves half a file.
   AtomicJSONStorage keeps the data in memory and writes only when flushed: a reader sees the
   old file or the new.
-- Message bodies live in append-only pack files, one per batch, not in the JSON, so the
-  database a view loads holds what it shows, and a batch rewrites metadata, not mail.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
 from tinydb.storages import Storage
 
 from .. import jsonio
-from ..errors import DataError
 
 
 def fsync_dir(path: Path) -> None:
@@ -81,53 +77,3 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         pass
-
-
-class BodyPacks:
-    """Message bodies, one pack file per batch (`<db stem>.bodies/NNNNNN.pack`): each body a
-    zlib-compressed JSON object {text, html, detail} at an offset (detail: the fields of the
-    e-mail that no listing shows), found through the e-mail's
-    `body: [pack, offset, length]`. A pack is written whole and durable before the database
-    that points into it; a pack left by a run that died before its database write is
-    overwritten by the next batch, which takes the same number."""
-
-    def __init__(self, directory: Path, next_pack: int):
-        self.dir = directory
-        self.next = next_pack
-        self._pending: list[bytes] = []
-        self._size = 0
-
-    @property
-    def pending_bytes(self) -> int:
-        return self._size
-
-    def add(self, text: str, html: str, detail: dict) -> list[int]:
-        blob = zlib.compress(jsonio.dumps({"text": text, "html": html, "detail": detail}), 1)
-        ref = [self.next, self._size, len(blob)]
-        self._pending.append(blob)
-        self._size += len(blob)
-        return ref
-
-    def flush(self) -> bool:
-        """Write the pending bodies as pack `next`; True when one was written."""
-        if not self._pending:
-            return False
-        self.dir.mkdir(mode=0o700, exist_ok=True)
-        write_file_atomically(self.dir / f"{self.next:06d}.pack", b"".join(self._pending))
-        self._pending, self._size = [], 0
-        self.next += 1
-        return True
-
-    def discard(self) -> None:
-        self._pending, self._size = [], 0
-
-    def read(self, ref: list[int]) -> dict:
-        pack, offset, length = ref
-        path = self.dir / f"{pack:06d}.pack"
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                blob = fh.read(length)
-            return jsonio.loads(zlib.decompress(blob))
-        except (OSError, zlib.error, ValueError) as exc:
-            raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None

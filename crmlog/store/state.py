@@ -14,11 +14,11 @@ State = dict[str, Any]
 
 
 class SourceStates:
-    def __init__(self, table: dict[str, State]):
-        """From the stored `sources` table: {doc id: record}."""
-        self._states: dict[str, State] = {}  # source -> its state (its doc id under "_id")
-        for i, d in table.items():
-            state = dict(d, _id=int(i))
+    def __init__(self, stored: list[State]):
+        """From the stored states, one per source."""
+        self._states: dict[str, State] = {}  # source -> its state
+        for d in stored:
+            state = dict(d)
             if state["kind"] == "maildir":
                 state["keys"] = dict.fromkeys(state.get("keys", ()))
             self._states[state["source"]] = state
@@ -52,9 +52,8 @@ class SourceStates:
             self._state(item.source, "maildir")["keys"][item.key] = None
         self._changed.add(item.source)
 
-    def changed(self) -> Iterator[tuple[str, int | None, State]]:
-        """(source, doc id or None for a new one, record) of each state changed since the
-        last call, in source order."""
+    def changed(self) -> Iterator[State]:
+        """The record of each state changed since the last call, in source order."""
         for source in sorted(self._changed):
             state = self._states[source]
             doc: State = {"source": source, "kind": state["kind"]}
@@ -65,12 +64,8 @@ class SourceStates:
                 if position is not None:
                     state["offset"], state["tail"] = position.offset, tail_digest(position.tail)
                 doc["offset"], doc["tail"] = state.get("offset", 0), state.get("tail")
-            yield source, state.get("_id"), doc
+            yield doc
         self._changed = set()
-
-    def stored_as(self, source: str, doc_id: int) -> None:
-        """A new state's record was inserted with `doc_id`."""
-        self._states[source]["_id"] = doc_id
 
     def _state(self, source: str, kind: str) -> State:
         state = self._states.get(source)
@@ -78,7 +73,5 @@ class SourceStates:
             state = (
                 {"source": source, "kind": kind, "keys": {}} if kind == "maildir" else {"source": source, "kind": kind}
             )
-            if source in self._states:
-                state["_id"] = self._states[source].get("_id")
             self._states[source] = state
         return state

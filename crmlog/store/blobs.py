@@ -1,0 +1,98 @@
+"""Bodies and attachments of the JSON-file engine, in files beside the database (SEC-1, SEC-3):
+
+- Message bodies live in append-only pack files, one per batch (`<db stem>.bodies/NNNNNN.pack`),
+  not in the JSON, so the database a view loads holds what it shows, and a batch rewrites
+  metadata, not mail. Each body is a zlib-compressed JSON object {text, html, detail} at an
+  offset, found through the e-mail's `body: [pack, offset, length]`. A pack is written whole
+  and durable before the database that points into it; a pack left by a run that died before
+  its database write is overwritten by the next batch, which takes the same number.
+- Attachments are files named by their SHA-256 (`<db stem>.attachments/`), written as they
+  come and made durable (their directory synced) before the database that names them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import jsonio
+from ..errors import DataError, StorageIOError
+from ..records import BodyRef, EmailBody
+from .files import fsync_dir, write_file_atomically
+
+
+class FileBlobs:
+    def __init__(self, db: Path, *, next_pack: int, writing: bool):
+        self.bodies_dir = db.with_name(db.stem + ".bodies")
+        self.attachments_dir = db.with_name(db.stem + ".attachments")
+        self.next = next_pack
+        self.writing = writing
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._attachments_unsynced = False
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of bodies waiting for the next flush (the shell commits early past a bound)."""
+        return self._size
+
+    def add_body(self, body: EmailBody) -> BodyRef:
+        blob = zlib.compress(jsonio.dumps(body.to_doc()), 1)
+        ref = (self.next, self._size, len(blob))
+        self._pending.append(blob)
+        self._size += len(blob)
+        return ref
+
+    def body(self, ref: BodyRef) -> EmailBody:
+        pack, offset, length = ref
+        path = self.bodies_dir / f"{pack:06d}.pack"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                blob = fh.read(length)
+            return EmailBody.from_doc(jsonio.loads(zlib.decompress(blob)))
+        except (OSError, zlib.error, ValueError, AttributeError) as exc:
+            raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None
+
+    def add_attachment(self, sha256: str, data: bytes) -> None:
+        if not self.writing:
+            return
+        target = self.attachments_dir / sha256
+        if target.exists():
+            return
+        try:
+            self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
+            write_file_atomically(target, data, sync_dir=False)  # the directory: once, at flush
+            self._attachments_unsynced = True
+        except OSError as exc:
+            raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
+
+    def attachment(self, sha256: str) -> bytes | None:
+        try:
+            return (self.attachments_dir / sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageIOError(f"cannot read the attachment {sha256}: {exc.strerror}") from None
+
+    def flush(self) -> Mapping[str, Any]:
+        """Sync the attachments written since the last flush, write the pending bodies as pack
+        `next`; the pack counter to remember when one was written."""
+        if not self.writing:
+            self.discard()
+            return {}
+        if self._attachments_unsynced:
+            fsync_dir(self.attachments_dir)
+            self._attachments_unsynced = False
+        if not self._pending:
+            return {}
+        self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
+        write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
+        self._pending, self._size = [], 0
+        self.next += 1
+        return {"packs": self.next}
+
+    def discard(self) -> None:
+        self._pending, self._size = [], 0

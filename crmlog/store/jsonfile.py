@@ -1,0 +1,238 @@
+"""The embedded engine: one JSON file (TinyDB over the atomic storage of files.py) under the
+writer's lock (lock.py), its bodies and attachments beside it (blobs.py).
+
+- Batched: TinyDB hands the storage the whole database on every insert; the data stays in
+  memory, and `write` applies one batch (one insert per table) and writes the file once,
+  atomically. A crash leaves the previous file or the new one (ONCE-3).
+- One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
+- The rules' lookups are indexes over the loaded data, built when first asked for and kept
+  up to date by `write`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import filelock
+from tinydb import TinyDB
+
+from ..errors import DataError, NoDatabase, StorageIOError
+from ..records import Contact, Deal, Doc, Email, R, Record, Rejection
+from . import schema
+from .blobs import FileBlobs
+from .engine import Changes
+from .files import AtomicJSONStorage, remove_stale_temp_files
+from .lock import take_lock
+
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for another run's lock
+
+
+class JsonEngine:
+    """Open with `JsonEngine(path, write=..., ...)`; `write=False` never takes the lock."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        write: bool,
+        lock_timeout: float = LOCK_TIMEOUT,
+        dry_run: bool = False,
+        create: bool = True,
+    ):
+        self.path = Path(path)
+        if not create and not self.path.exists():  # a mistyped --db must not look like an empty CRM
+            raise NoDatabase(
+                f"no database at {self.path} (`crmlog ingest` and `crmlog users add` create one; "
+                "check --db or CRMLOG_DB)"
+            )
+        self.writing = write and not dry_run
+        self._lock: filelock.FileLock | None = None
+        self.blobs = FileBlobs(self.path, next_pack=0, writing=self.writing)
+        if self.writing:
+            self._lock = take_lock(self.path, lock_timeout)
+            remove_stale_temp_files(self.path.parent, self.blobs.attachments_dir, self.blobs.bodies_dir)
+        try:
+            data = schema.load(self.path)
+            upgraded = write and schema.upgrade(data)
+            self._storage = AtomicJSONStorage(str(self.path), data)
+            # an upgrade is written by the first commit; so is a new database, even with
+            # nothing in it yet (an ingest that found nothing has still made the CRM)
+            self._storage.dirty = upgraded or (write and not self.path.exists())
+        except BaseException:
+            self.close()
+            raise
+        self._meta: Doc = next(iter(data["meta"].values()))
+        self.blobs.next = self._meta.get("packs", 0)
+        self._db = TinyDB(storage=lambda: self._storage)
+        self._sources: dict[str, int] = {d["source"]: int(i) for i, d in self._table("sources").items()}
+        self._contacts: dict[str, Contact] | None = None
+        self._companies: set[str] | None = None
+        self._deals: dict[str, list[Deal]] | None = None
+        self._logged: set[str] | None = None
+        self._rejected: dict[str, int] | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _table(self, name: str) -> dict[str, Doc]:
+        table: dict[str, Doc] = self._storage.data.get(name, {})
+        return table
+
+    # ------------------------------------------------------------ reading
+
+    def read(
+        self,
+        kind: type[R],
+        *,
+        where: Mapping[str, object] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[R]:
+        items: Iterator[tuple[str, Doc]] | list[tuple[str, Doc]] = iter(self._table(kind.TABLE).items())
+        if where:
+            items = [(i, d) for i, d in items if all(_matches(d.get(k), v) for k, v in where.items())]
+        if newest_first:
+
+            def newest(item: tuple[str, Doc]) -> tuple[str, int]:
+                return (item[1].get("date") or "", int(item[0]))
+
+            items = heapq.nlargest(limit, items, key=newest) if limit else sorted(items, key=newest, reverse=True)
+        elif limit:
+            items = list(items)[:limit]
+        return (self._record(kind, d, i) for i, d in items)
+
+    def _record(self, kind: type[R], doc: Doc, doc_id: str) -> R:
+        try:
+            return kind.from_doc(doc, int(doc_id))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
+                "it was left untouched"
+            ) from None
+
+    def get(self, kind: type[R], id: int) -> R | None:
+        doc = self._table(kind.TABLE).get(str(id))
+        return self._record(kind, doc, str(id)) if doc is not None else None
+
+    def count(self, kind: type[Record]) -> int:
+        return len(self._table(kind.TABLE))
+
+    def tally(self, kind: type[Record], field: str) -> Counter[Any]:
+        counts: Counter[Any] = Counter()
+        for doc in self._table(kind.TABLE).values():
+            value = doc.get(field)
+            if isinstance(value, list):
+                counts.update(value)
+            else:
+                counts[value] += 1
+        return counts
+
+    def meta(self) -> Mapping[str, Any]:
+        return self._meta
+
+    def source_states(self) -> list[Doc]:
+        return list(self._table("sources").values())
+
+    # ------------------------------------------------------------ the rules' lookups
+
+    def contact(self, email: str) -> Contact | None:
+        if self._contacts is None:
+            self._contacts = {c.email: c for c in self.read(Contact)}
+        return self._contacts.get(email)
+
+    def has_company(self, domain: str) -> bool:
+        if self._companies is None:
+            self._companies = {d["domain"] for d in self._table("companies").values()}
+        return domain in self._companies
+
+    def deals_of(self, email: str) -> tuple[Deal, ...]:
+        if self._deals is None:
+            self._deals = {}
+            for deal in self.read(Deal):
+                for c in deal.contacts:
+                    self._deals.setdefault(c, []).append(deal)
+        return tuple(self._deals.get(email, ()))
+
+    def is_logged(self, identity: str) -> bool:
+        if self._logged is None:
+            self._logged = {str(d.get("identity") or d["message_id"]) for d in self._table("emails").values()}
+        return identity in self._logged
+
+    def rejection_id(self, identity: str) -> int | None:
+        if self._rejected is None:
+            self._rejected = {d["identity"]: int(i) for i, d in self._table("rejections").items()}
+        return self._rejected.get(identity)
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, changes: Changes) -> list[int]:
+        """Apply one batch to the data in memory (one removal and one insert per table), then,
+        unless this is a dry run, write the file once, atomically."""
+        by_table: dict[str, list[int]] = {}
+        for table, doc_id in changes.removed:
+            by_table.setdefault(table, []).append(doc_id)
+        for table, doc_ids in by_table.items():
+            if table == "rejections" and self._rejected is not None:
+                gone = set(doc_ids)
+                self._rejected = {k: v for k, v in self._rejected.items() if v not in gone}
+            self._db.table(table).remove(doc_ids=doc_ids)
+        for record in changes.replaced:
+            self._db.table(record.TABLE).update(record.to_doc(), doc_ids=[record.id])
+            if isinstance(record, Deal):
+                self._deals = None
+        ids: list[int] = [0] * len(changes.added)
+        grouped: dict[str, list[tuple[int, Record]]] = {}
+        for n, record in enumerate(changes.added):
+            grouped.setdefault(record.TABLE, []).append((n, record))
+        for table, items in grouped.items():
+            new_ids = self._db.table(table).insert_multiple([r.to_doc() for _, r in items])
+            for (n, record), doc_id in zip(items, new_ids, strict=True):
+                ids[n] = doc_id
+                self._indexed(record, doc_id)
+        for doc in changes.sources:
+            self._put_source(doc)
+        if changes.meta:
+            self._meta.update(changes.meta)
+            self._storage.dirty = True
+        if self.writing:
+            try:
+                self._storage.flush()
+            except OSError as exc:
+                raise StorageIOError(
+                    f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
+                ) from None
+        return ids
+
+    def _indexed(self, record: Record, doc_id: int) -> None:
+        if isinstance(record, Contact) and self._contacts is not None:
+            self._contacts[record.email] = record
+        elif isinstance(record, Email) and self._logged is not None:
+            self._logged.add(record.identity)
+        elif isinstance(record, Rejection) and self._rejected is not None:
+            self._rejected[record.identity] = doc_id
+        elif record.TABLE == "companies" and self._companies is not None:
+            self._companies.add(record.to_doc()["domain"])
+        elif isinstance(record, Deal):
+            self._deals = None
+
+    def _put_source(self, doc: Doc) -> None:
+        doc_id = self._sources.get(doc["source"])
+        if doc_id is None:
+            self._sources[doc["source"]] = self._db.table("sources").insert(doc)
+        else:
+            self._storage.data["sources"][str(doc_id)] = doc
+            self._storage.dirty = True
+
+
+def _matches(value: object, wanted: object) -> bool:
+    return value == wanted or (isinstance(value, list) and wanted in value)

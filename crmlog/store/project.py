@@ -1,0 +1,129 @@
+"""What a decided message becomes in the CRM: a pure projection of (message, decision, now)
+to the records, body, attachment contents and notices to store. No file, no clock, no engine:
+the unit of work (db.py) hands the result to an engine, and only it knows what exists already."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..model import Accepted, Attachment, Message, OversizedPart, RawMessage, Rejected, raw_identity
+from ..records import Company, Contact, Credit, Email, EmailBody, ForwardInfo, Notice, Rejection, StoredAttachment
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logged:
+    """An accepted message, as records. `email.body` is empty until the blobs keep `body`."""
+
+    contacts: tuple[Contact, ...]  # the new contacts the decision names (created if still missing)
+    companies: tuple[Company, ...]  # their companies (created if still missing)
+    email: Email
+    body: EmailBody
+    contents: tuple[Attachment, ...]  # the kept attachments' bytes, stored under their SHA-256
+    notices: tuple[Notice, ...]  # LIM-2
+
+
+def rejection(item: RawMessage, message: Message | None, decision: Rejected, now: datetime) -> Rejection:
+    """The rejection record of a message (REJ-1); `message` is None where nothing could be read."""
+    return Rejection(
+        identity=message.identity if message else raw_identity(item.data),
+        message_id=message.message_id if message else "",
+        code=str(decision.code),
+        reason=decision.reason,
+        sender=message.sender.email if message and message.sender else "",
+        subject=message.subject[:300] if message else "",
+        date=iso(message.date) if message else None,
+        source=item.source,
+        key=item.key,
+        rules=decision.rules,
+        recorded=iso(now),
+    )
+
+
+def stored_attachment(a: Attachment | OversizedPart, *, stored: bool) -> StoredAttachment:
+    return StoredAttachment(
+        filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256, stored=stored
+    )
+
+
+def logged(raw: RawMessage, message: Message, d: Accepted, now: datetime) -> Logged:
+    """A logged e-mail: what the listings show goes in its record; what only `emails show` and
+    `attribution explain` need goes with the text and HTML into its body. On the forward path
+    (FWD-4) the forwarded message is what is logged, and the forwarder's note is kept apart."""
+    a = d.attribution
+    f = d.forwarded
+    sender = f.sender if f else message.sender
+    when = iso(now)
+    body = EmailBody(
+        text=f.body if f else message.text,
+        html="" if f else message.html,
+        from_name=sender.name if sender else "",
+        to=tuple(x.email or x.name for x in (f.to if f else message.to)),
+        cc=tuple(x.email or x.name for x in (f.cc if f else message.cc)),
+        credit=Credit(rule=a.rule, candidates=a.candidates, session_user=a.session_user, ambiguous=a.ambiguous),
+        rules=d.rules,
+        source=raw.source,
+        key=raw.key,
+        logged_at=when,
+    )
+    forward = None
+    if f:
+        forward = ForwardInfo(
+            note=f.note,
+            client=f.client,
+            forwarded_by=message.sender.email if message.sender else "",
+            forwarded_at=iso(message.date),
+            subject=message.subject,
+        )
+    email = Email(
+        identity=message.identity,
+        message_id=message.message_id,
+        subject=f.subject if f else message.subject,
+        date=f.date if f else iso(message.date),
+        path=str(d.path),
+        user=a.user,
+        rule=a.rule,
+        sender=sender.email if sender else "",
+        contacts=d.contacts,
+        companies=d.companies,
+        deals=d.deals,
+        attachments=(
+            *(stored_attachment(x, stored=True) for x in d.kept_attachments),
+            *(stored_attachment(x, stored=False) for x in d.dropped_attachments),
+        ),
+        forward=forward,
+    )
+    contacts = tuple(
+        Contact(email=c.email, name=c.name, company=c.company, source=c.source, created=when) for c in d.new_contacts
+    )
+    companies = tuple(
+        Company(domain=domain, name=domain, created=when)
+        for domain in dict.fromkeys(c.company for c in d.new_contacts if c.company)
+    )
+    return Logged(
+        contacts=contacts,
+        companies=companies,
+        email=email,
+        body=body,
+        contents=d.kept_attachments,
+        notices=delivery_errors(message, d, now),
+    )
+
+
+def delivery_errors(message: Message, d: Accepted, now: datetime) -> tuple[Notice, ...]:
+    """A `delivery-error` notice for the sending user per attachment left out (LIM-2)."""
+    return tuple(
+        Notice(
+            kind="delivery-error",
+            user=d.attribution.user,
+            message_id=message.message_id,
+            detail=f"attachment {dropped.filename!r} ({dropped.size:,} bytes) is over the "
+            "attachment limit and was not stored; the e-mail was logged without it",
+            date=iso(now),
+        )
+        for dropped in d.dropped_attachments
+    )
