@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from .model import Settings, User
+from .rules.attribution import owner_of
 
 SUMMARY_EVERY = timedelta(hours=24)
 SENDMAIL_TIMEOUT = 60  # seconds
@@ -75,19 +76,11 @@ def _message(settings: Settings, to: str, now: datetime, subject: str) -> EmailM
     return m
 
 
-def user_of(sender: str, users: tuple[User, ...]) -> str | None:
-    """The user whose account, personal inbox or alias `sender` is, if exactly one."""
-    found = {
-        u.email for u in users if sender == u.email or sender in u.aliases or any(a == sender for a, _ in u.inboxes)
-    }
-    return found.pop() if len(found) == 1 else None
-
-
 def summaries(rejections: list[dict], users: tuple[User, ...]) -> dict[str, list[dict]]:
     """The rejections of a summary, per user they belong to (by sender)."""
     out: dict[str, list[dict]] = {}
     for r in rejections:
-        user = user_of(r.get("sender") or "", users)
+        user = owner_of(r.get("sender") or "", users)
         if user:
             out.setdefault(user, []).append(r)
     return out

@@ -32,7 +32,8 @@ from crmlog.model import (
 )
 from crmlog.parse import parse
 from crmlog.rules.attribution import attribute, session_user
-from crmlog.rules.engine import decide, is_never_logged
+from crmlog.rules.contacts import is_never_logged
+from crmlog.rules.engine import decide
 
 LOG, FWD = "log@crm.example.com", "fwd@crm.example.com"
 SETTINGS = Settings(bcc=(LOG,), forward=(FWD,), max_body_bytes=1000, max_attachment_bytes=100)

@@ -27,8 +27,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ..model import Message, email_domain
+from ..model import Code, Message, Rejected, Settings, email_domain
 from .companies import registrable_domain
+from .draft import Context, Draft, Found
 
 _BY = re.compile(r"\bby\s+([^\s;()\[\]]+)", re.I)
 # `from HELO (NAME [IP])`, `from HELO ([IP])`, `from NAME [IP]`: the receiving server's own
@@ -144,3 +145,26 @@ def sender_authenticated(message: Message, trusted_hosts: frozenset[str], authse
         return "submission"
     domain = email_domain(message.sender.email) if message.sender else ""
     return passed_for_domain(message.auth_results, authserv_ids, domain)
+
+
+def _own_sent_copy(message: Message, settings: Settings) -> bool:
+    """The sender's own Sent copy: its Bcc header names a logging address and no delivery
+    agent has handled it (SEC-4 asks proof of delivered copies only)."""
+    return not message.delivered and any(a.email in settings.logging_addresses for a in message.bcc)
+
+
+def sender_proven(ctx: Context, draft: Draft) -> Found | Rejected:
+    """SEC-4, when `require_authenticated_sender` is on: a delivered copy shows that its
+    sender authenticated (the check of decide())."""
+    message, settings = ctx.message, ctx.settings
+    if not settings.require_authenticated_sender or _own_sent_copy(message, settings):
+        return Found(draft)
+    if not sender_authenticated(message, settings.trusted_hosts, settings.authserv_ids):
+        assert message.sender is not None  # give_credit ran
+        return Rejected(
+            code=Code.UNAUTHENTICATED_SENDER,
+            reason=f"the delivered copy shows no authenticated submission by {message.sender.email}, "
+            "nor a DKIM, SPF or DMARC pass for its domain from a trusted authserv-id",
+            rules=("SEC-4",),
+        )
+    return Found(draft, ("SEC-4",))
