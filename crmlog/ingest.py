@@ -28,7 +28,7 @@ from .read import sources
 from .read.caps import Caps
 from .records import Rejection
 from .rules.attribution import session_user
-from .store import Store
+from .store import LOCK_TIMEOUT, Store
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
@@ -107,7 +107,7 @@ def ingest(
     session_login: str = "",
     dry_run: bool = False,
     reprocess: bool = False,
-    lock_timeout: float = 60.0,
+    lock_timeout: float = LOCK_TIMEOUT,
     batch: Batch | None = None,
     progress: Callable[[], None] | None = None,
     on_folder: Callable[[str], None] | None = None,

@@ -10,6 +10,7 @@ from ..errors import MailboxError
 from ..ingest import BATCH_SIZE, Batch
 from ..ingest import ingest as run_ingest
 from ..show import render
+from ..store import LOCK_TIMEOUT
 from .base import Env, json_option, pass_env
 
 
@@ -19,7 +20,9 @@ from .base import Env, json_option, pass_env
 @click.option("--user", "login", default="", help="The login of the mailbox's owner (SESSION).")
 @click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")
 @click.option("--reprocess", is_flag=True, help="Read again messages decided on before.")
-@click.option("--lock-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for another run.")
+@click.option(
+    "--lock-timeout", type=float, default=LOCK_TIMEOUT, show_default=True, help="Seconds to wait for another run."
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),

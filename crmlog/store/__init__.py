@@ -5,6 +5,7 @@ mailboxes' state (state.py), attachments copied out (export.py), and the unit of
 or a view opens (db.py: Store)."""
 
 from .db import Store
+from .jsonfile import LOCK_TIMEOUT
 from .schema import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "Store"]
+__all__ = ["LOCK_TIMEOUT", "SCHEMA_VERSION", "Store"]
