@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import notify, rules
 from .errors import MailboxError, UsageError
@@ -49,11 +50,11 @@ class Summary:
     notices_mailed: int = 0
     summaries_mailed: int = 0
     unreadable: int = 0
-    rejections: Counter = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
     mailbox_errors: list[str] = field(default_factory=list)  # one line per mailbox path that could not be opened
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems")}
         out["rejections"] = dict(sorted(self.rejections.items()))
         return out

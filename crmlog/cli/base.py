@@ -16,7 +16,7 @@ import click
 
 from .. import config
 from ..errors import CrmlogError, UsageError
-from ..model import normalize_email
+from ..model import Settings, normalize_email
 from ..show import render
 from ..store import Store
 
@@ -24,7 +24,7 @@ EX_SOFTWARE = 70
 
 
 class CrmlogGroup(click.Group):
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CrmlogError as exc:
@@ -51,7 +51,7 @@ class Env:
         self.config_path = Path(config_path).expanduser() if config_path else config.default_config_path()
         self.db_path = Path(db_path).expanduser() if db_path else config.default_db_path()
 
-    def settings(self):
+    def settings(self) -> Settings:
         return config.load(self.config_path)
 
     def reader(self) -> Store:

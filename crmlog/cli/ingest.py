@@ -33,7 +33,18 @@ from .base import Env, json_option, pass_env
 @json_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @pass_env
-def ingest(env: Env, paths, fmt, login, dry_run, reprocess, lock_timeout, batch_size, as_json, quiet):
+def ingest(
+    env: Env,
+    paths: tuple[str, ...],
+    fmt: str,
+    login: str,
+    dry_run: bool,
+    reprocess: bool,
+    lock_timeout: float,
+    batch_size: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Log the messages of Maildirs or mbox files addressed to a logging address."""
     settings = env.settings()
     with render.progress(not (quiet or as_json), "reading") as shown:

@@ -14,7 +14,7 @@ from .base import Env, email_address, iso_time, json_option, listing, pass_env, 
 
 
 @click.group()
-def deals():
+def deals() -> None:
     """Deals."""
 
 
@@ -24,7 +24,7 @@ def deals():
 @click.option("--stage", type=click.Choice(["open", "won", "lost"]), default="open", show_default=True)
 @click.option("--created", help="Creation time, ISO 8601 (default: now).")
 @pass_env
-def deals_add(env: Env, name, contacts, stage, created):
+def deals_add(env: Env, name: str, contacts: tuple[str, ...], stage: str, created: str | None) -> None:
     """Add a deal."""
     with env.writer(create=False) as store:
         store.add_deal(
@@ -40,7 +40,7 @@ def deals_add(env: Env, name, contacts, stage, created):
 @deals.command("list")
 @json_option
 @pass_env
-def deals_list(env: Env, as_json):
+def deals_list(env: Env, as_json: bool) -> None:
     """List deals."""
     listing(
         [views.deal(d) for d in env.reader().read(Deal)],
@@ -55,7 +55,7 @@ def deals_list(env: Env, as_json):
 @click.option("--won", is_flag=True, help="The deal was won.")
 @click.option("--lost", is_flag=True, help="The deal was lost.")
 @pass_env
-def deals_close(env: Env, deal_id, won, lost):
+def deals_close(env: Env, deal_id: int, won: bool, lost: bool) -> None:
     """Close a deal as won or lost."""
     if won == lost:
         raise click.UsageError("--won and --lost contradict each other: say one" if won else "say --won or --lost")
@@ -67,14 +67,14 @@ def deals_close(env: Env, deal_id, won, lost):
 
 
 @click.group()
-def companies():
+def companies() -> None:
     """Companies."""
 
 
 @companies.command("list")
 @json_option
 @pass_env
-def companies_list(env: Env, as_json):
+def companies_list(env: Env, as_json: bool) -> None:
     """List companies."""
     listing(company_rows(env.reader()), as_json, "Companies", ["domain", "name", "contacts", "emails"])
 
@@ -83,7 +83,7 @@ def companies_list(env: Env, as_json):
 @click.argument("domain")
 @json_option
 @pass_env
-def companies_show(env: Env, domain, as_json):
+def companies_show(env: Env, domain: str, as_json: bool) -> None:
     """Show a company, its contacts and e-mails."""
     store = env.reader()
     found = find.company(store, domain)
@@ -100,7 +100,7 @@ def companies_show(env: Env, domain, as_json):
 
 
 @click.group()
-def contacts():
+def contacts() -> None:
     """Contacts."""
 
 
@@ -110,7 +110,7 @@ CONTACT_COLUMNS = ["email", "name", "company", "source", "emails"]
 @contacts.command("list")
 @json_option
 @pass_env
-def contacts_list(env: Env, as_json):
+def contacts_list(env: Env, as_json: bool) -> None:
     """List contacts."""
     listing(contact_rows(env.reader()), as_json, "Contacts", CONTACT_COLUMNS)
 
@@ -119,7 +119,7 @@ def contacts_list(env: Env, as_json):
 @click.argument("email", required=False)
 @json_option
 @pass_env
-def contacts_show(env: Env, email, as_json):
+def contacts_show(env: Env, email: str | None, as_json: bool) -> None:
     """Show a contact with its deals and logged e-mails (every contact without EMAIL)."""
     store = env.reader()
     if email is None:
@@ -140,7 +140,7 @@ def contacts_show(env: Env, email, as_json):
 
 
 @click.group()
-def emails():
+def emails() -> None:
     """Logged e-mails."""
 
 
@@ -150,7 +150,7 @@ def emails():
     "--limit", type=click.IntRange(min=0), help="Show the newest N (0: all). Default: all with --json, else 200."
 )
 @pass_env
-def emails_list(env: Env, as_json, limit):
+def emails_list(env: Env, as_json: bool, limit: int | None) -> None:
     """List logged e-mails, newest first."""
     if limit is None:
         limit = 0 if as_json else 200
@@ -168,7 +168,7 @@ def emails_list(env: Env, as_json, limit):
     "--save-attachments", "save_dir", type=click.Path(file_okay=False), help="Write the stored attachments into DIR."
 )
 @pass_env
-def emails_show(env: Env, id_or_message_id, as_json, save_dir):
+def emails_show(env: Env, id_or_message_id: str, as_json: bool, save_dir: str | None) -> None:
     """Show one logged e-mail (by id or Message-ID)."""
     store = env.reader()
     email = find.email(store, id_or_message_id)

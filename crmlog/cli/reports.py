@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import click
 
 from ..model import Code
@@ -11,14 +13,14 @@ from .base import Env, iso_time, json_option, listing, pass_env
 
 
 @click.group("forwards")
-def forwards_group():
+def forwards_group() -> None:
     """See what the forward path reads in a forwarded message."""
 
 
 @forwards_group.command("parse")
 @click.argument("file", type=click.File("rb"), default="-", required=False)
 @json_option
-def forwards_parse(file, as_json):
+def forwards_parse(file: BinaryIO, as_json: bool) -> None:
     """Find the forwarded message in FILE (a raw message; - or nothing: stdin) as the forward
     path would, and say what it found or why it would not log it. Needs no database."""
     from ..parse import parse_for_inspection
@@ -40,7 +42,7 @@ def forwards_parse(file, as_json):
 @click.option("--code", type=click.Choice([str(c) for c in Code]), help="Only this rejection code.")
 @json_option
 @pass_env
-def rejections(env: Env, code, as_json):
+def rejections(env: Env, code: str | None, as_json: bool) -> None:
     """Messages addressed to a logging address and not logged, with the reason."""
     listing(
         views.rejections(env.reader().read(Rejection, where={"code": code} if code else None)),
@@ -53,7 +55,7 @@ def rejections(env: Env, code, as_json):
 @click.command()
 @json_option
 @pass_env
-def notices(env: Env, as_json):
+def notices(env: Env, as_json: bool) -> None:
     """Notices for users (delivery errors of attachments over the limit)."""
     listing(
         [views.notice(n) for n in env.reader().read(Notice)],
@@ -68,7 +70,7 @@ def notices(env: Env, as_json):
 @click.option("--until", help="Only e-mails dated before (ISO 8601).")
 @json_option
 @click.pass_context
-def attribution(ctx: click.Context, since, until, as_json):
+def attribution(ctx: click.Context, since: str | None, until: str | None, as_json: bool) -> None:
     """Logged e-mails per user and the rule that attributed them."""
     if ctx.invoked_subcommand is not None:
         return
@@ -88,7 +90,7 @@ def attribution(ctx: click.Context, since, until, as_json):
 @click.argument("message_id")
 @json_option
 @pass_env
-def attribution_explain(env: Env, message_id, as_json):
+def attribution_explain(env: Env, message_id: str, as_json: bool) -> None:
     """Why an e-mail was attributed to its user."""
     store = env.reader()
     email = find.email(store, message_id)

@@ -16,14 +16,14 @@ from .base import Env, email_address, json_option, listing, pass_env, utc_now
 @click.option("--forward", multiple=True, help="A forwarding address (repeatable).")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration.")
 @pass_env
-def init(env: Env, bcc, forward, force):
+def init(env: Env, bcc: tuple[str, ...], forward: tuple[str, ...], force: bool) -> None:
     """Write a configuration file (readable by its owner only)."""
     config.write_initial(env.config_path, tuple(bcc), tuple(forward), force=force)
     render.text(f"wrote {env.config_path}")
 
 
 @click.group()
-def users():
+def users() -> None:
     """The sales team."""
 
 
@@ -36,7 +36,16 @@ def users():
 @click.option("--seat", type=click.Choice(["full", "read-only"]), default="full", show_default=True)
 @click.option("--no-inbox-permission", is_flag=True, help="Withhold personal_inbox_access.")
 @pass_env
-def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permission):
+def users_add(
+    env: Env,
+    email: str,
+    name: str,
+    inbox: tuple[str, ...],
+    alias: tuple[str, ...],
+    login: tuple[str, ...],
+    seat: str,
+    no_inbox_permission: bool,
+) -> None:
     """Add a user."""
     with env.writer() as store:
         store.add_user(
@@ -56,7 +65,7 @@ def users_add(env: Env, email, name, inbox, alias, login, seat, no_inbox_permiss
 @users.command("list")
 @json_option
 @pass_env
-def users_list(env: Env, as_json):
+def users_list(env: Env, as_json: bool) -> None:
     """List users."""
     listing(
         [views.user(u) for u in env.reader().read(User)],
@@ -67,7 +76,7 @@ def users_list(env: Env, as_json):
 
 
 @click.group("team-inboxes")
-def team_inboxes():
+def team_inboxes() -> None:
     """Shared inboxes connected by a user."""
 
 
@@ -75,7 +84,7 @@ def team_inboxes():
 @click.argument("address")
 @click.option("--connected-by", required=True, help="The e-mail of the user who connected it.")
 @pass_env
-def team_inboxes_add(env: Env, address, connected_by):
+def team_inboxes_add(env: Env, address: str, connected_by: str) -> None:
     """Connect a team inbox."""
     with env.writer(create=False) as store:
         store.add_team_inbox(address=email_address(address), connected_by=email_address(connected_by), now=utc_now())
@@ -86,7 +95,7 @@ def team_inboxes_add(env: Env, address, connected_by):
 @team_inboxes.command("list")
 @json_option
 @pass_env
-def team_inboxes_list(env: Env, as_json):
+def team_inboxes_list(env: Env, as_json: bool) -> None:
     """List team inboxes."""
     listing(
         [views.team_inbox(t) for t in env.reader().read(TeamInbox)],
