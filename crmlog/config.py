@@ -12,9 +12,10 @@ from pathlib import Path
 import platformdirs
 
 from .errors import ConfigError
-from .model import Settings, normalize_email
+from .model import Settings, normalize_email, normalize_host
 
 APP = "crmlog"
+DEFAULTS = Settings(bcc=())  # every setting's default is Settings' own: parse() and the template read them here
 
 _KNOWN = {
     "addresses": {"bcc", "forward"},
@@ -108,38 +109,40 @@ def parse(data: dict, *, where: str = "configuration") -> Settings:
         return frozenset(_host_or_ip(h) for h in raw)
 
     notices = data.get("notices", {})
-    sendmail = notices.get("sendmail", "/usr/sbin/sendmail")
+    sendmail = notices.get("sendmail", DEFAULTS.sendmail)
     if not isinstance(sendmail, str) or not sendmail.strip():
         raise fail('notices.sendmail must be the sendmail command, e.g. "/usr/sbin/sendmail"')
     try:
         shlex.split(sendmail)
     except ValueError as exc:
         raise fail(f"notices.sendmail: {exc}") from None
-    sender = notices.get("from", "crmlog")
+    sender = notices.get("from", DEFAULTS.notice_from)
     if not isinstance(sender, str) or not sender.strip() or any(c.isspace() or c in "<>" for c in sender.strip()):
         raise fail('notices.from must be an address (or a local name the mail host qualifies), e.g. "crmlog"')
 
     return Settings(
         bcc=bcc,
         forward=forward,
-        max_body_bytes=integer("limits", "max_body_bytes", 2_097_152),
-        max_attachment_bytes=integer("limits", "max_attachment_bytes", 52_428_800),
+        max_body_bytes=integer("limits", "max_body_bytes", DEFAULTS.max_body_bytes),
+        max_attachment_bytes=integer("limits", "max_attachment_bytes", DEFAULTS.max_attachment_bytes),
         never_log=tuple(p.strip().lower() for p in never),
-        auto_create_companies=boolean("contacts", "auto_create_companies", True),
-        require_authenticated_sender=boolean("security", "require_authenticated_sender", False),
+        auto_create_companies=boolean("contacts", "auto_create_companies", DEFAULTS.auto_create_companies),
+        require_authenticated_sender=boolean(
+            "security", "require_authenticated_sender", DEFAULTS.require_authenticated_sender
+        ),
         trusted_hosts=hosts("trusted_hosts", "the team's own mail servers"),
         authserv_ids=hosts("authserv_ids", "the authserv-ids of Authentication-Results your mail host writes"),
-        mail_notices=boolean("notices", "mail", False),
-        daily_summary=boolean("notices", "daily_summary", False),
+        mail_notices=boolean("notices", "mail", DEFAULTS.mail_notices),
+        daily_summary=boolean("notices", "daily_summary", DEFAULTS.daily_summary),
         sendmail=sendmail.strip(),
         notice_from=sender.strip(),
     )
 
 
 def _host_or_ip(text: str) -> str:
-    """A trusted host as Received headers name it: a lowercased name, or an address in its
-    canonical form."""
-    text = text.strip().strip(".").lower()
+    """A trusted host as Received headers name it: a name as the rules compare it
+    (model.normalize_host), or an address in its canonical form."""
+    text = normalize_host(text)
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -163,9 +166,18 @@ NEVER_LOG_DEFAULTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _toml(value: object) -> str:
+    """A value as TOML writes it (booleans, numbers, strings and lists of strings: JSON's
+    forms are TOML's too)."""
+    return json.dumps(value)
+
+
 def render(bcc: tuple[str, ...], forward: tuple[str, ...]) -> str:
-    def lst(items):
-        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    """The configuration `crmlog init` writes: the defaults, with a comment on each setting."""
+    d = DEFAULTS
+
+    def lst(items: tuple[str, ...]) -> str:
+        return "[" + ", ".join(_toml(i) for i in items) + "]"
 
     width = max(len(json.dumps(p)) for p, _ in NEVER_LOG_DEFAULTS) + 1
     never_log = "".join(f"    {(json.dumps(p) + ','):<{width}}  # {why}\n" for p, why in NEVER_LOG_DEFAULTS)
@@ -176,26 +188,26 @@ bcc = {lst(bcc)}          # one or more
 forward = {lst(forward)}  # one or more
 
 [limits]                  # bytes
-max_body_bytes = 2097152
-max_attachment_bytes = 52428800
+max_body_bytes = {_toml(d.max_body_bytes)}
+max_attachment_bytes = {_toml(d.max_attachment_bytes)}
 
 [contacts]
 # Addresses, globs or domains never made contacts (BCC-1). These are machines, not people:
 never_log = [
 {never_log}]
-auto_create_companies = true
+auto_create_companies = {_toml(d.auto_create_companies)}
 
 [security]
-require_authenticated_sender = false
+require_authenticated_sender = {_toml(d.require_authenticated_sender)}
 trusted_hosts = []        # your own mail servers' names, as their Received headers say "by NAME"
                           # (the session user, SESSION, is read only from their Received headers)
 authserv_ids = []         # the id your host writes in Authentication-Results on every message
 
 [notices]
-mail = false              # mail each delivery-error notice to its user through sendmail
-daily_summary = false     # mail each user a daily list of their e-mails that were not logged
-sendmail = "/usr/sbin/sendmail"
-from = "crmlog"           # an address, or a local name the mail host qualifies
+mail = {_toml(d.mail_notices)}              # mail each delivery-error notice to its user through sendmail
+daily_summary = {_toml(d.daily_summary)}     # mail each user a daily list of their e-mails that were not logged
+sendmail = {_toml(d.sendmail)}
+from = {_toml(d.notice_from)}           # an address, or a local name the mail host qualifies
 """
 
 

@@ -36,6 +36,12 @@ def normalize_email(address: str | None) -> str:
     return f"{local}@{domain}"
 
 
+def normalize_host(name: str) -> str:
+    """A host or domain name as compared (SEC-4's hosts and authserv-ids, COMP-1's domains):
+    lower case, surrounding white space and dots removed."""
+    return name.strip().strip(".").lower()
+
+
 def normalize_login(login: str) -> str:
     """A SASL login as compared with users' logins (SESSION)."""
     return login.strip().lower()

