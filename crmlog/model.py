@@ -7,14 +7,13 @@ Skipped | Duplicate); the store and the views read and write the records these d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
 from typing import Protocol
 
-from .records import Contact, Deal, Seat, TeamInbox, User
+from .records import Contact, Deal, TeamInbox, User
 
 _FROZEN = dict(frozen=True, slots=True, kw_only=True)
 
@@ -250,26 +249,6 @@ class CrmView(Protocol):
     def open_deals(self, email: str) -> tuple[Deal, ...]: ...
 
     def is_logged(self, identity: str) -> bool: ...
-
-
-@dataclass(**_FROZEN)
-class Snapshot:
-    """A CrmView over plain values: what tests and dry runs hand to the rules."""
-
-    users: tuple[User, ...] = ()
-    team_inboxes: tuple[TeamInbox, ...] = ()
-    contacts: Mapping[str, Contact] = field(default_factory=dict)
-    deals: tuple[Deal, ...] = ()
-    logged: frozenset[str] = frozenset()
-
-    def contact(self, email: str) -> Contact | None:
-        return self.contacts.get(email)
-
-    def open_deals(self, email: str) -> tuple[Deal, ...]:
-        return tuple(d for d in self.deals if d.is_open and email in d.contacts)
-
-    def is_logged(self, identity: str) -> bool:
-        return identity in self.logged
 
 
 # ---------------------------------------------------------------- settings

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from .model import Settings, User
+from .model import Settings
+from .records import User
 from .rules.attribution import owner_of
 
 SUMMARY_EVERY = timedelta(hours=24)
@@ -28,14 +28,6 @@ SENDMAIL_TIMEOUT = 60  # seconds
 
 class SendFailed(Exception):
     """sendmail could not take the message (the reason, in one line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mailing:
-    """What one run sent, and what it could not."""
-
-    sent: int = 0
-    failed: tuple[str, ...] = ()  # one line each, for stderr
 
 
 def notice_message(notice: dict, settings: Settings, now: datetime) -> EmailMessage:

@@ -10,6 +10,8 @@ import struct
 import subprocess
 import sys
 import termios
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from crmlog.cli import main
+from crmlog.records import Contact, Deal, TeamInbox, User
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -64,6 +67,27 @@ def eml(
         for v in (value if isinstance(value, (list, tuple)) else [value])
     )
     return top.encode() + bytes(m)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """The CRM as the rules see it (model.CrmView), over plain values: the input the rule tests
+    hand to rules.decide."""
+
+    users: tuple[User, ...] = ()
+    team_inboxes: tuple[TeamInbox, ...] = ()
+    contacts: Mapping[str, Contact] = field(default_factory=dict)
+    deals: tuple[Deal, ...] = ()
+    logged: frozenset[str] = frozenset()
+
+    def contact(self, email: str) -> Contact | None:
+        return self.contacts.get(email)
+
+    def open_deals(self, email: str) -> tuple[Deal, ...]:
+        return tuple(d for d in self.deals if d.is_open and email in d.contacts)
+
+    def is_logged(self, identity: str) -> bool:
+        return identity in self.logged
 
 
 def make_maildir(root: Path, messages: dict[str, list[tuple[str, bytes]]]) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import LOG, corpus_files, corpus_or_skip, eml
+from conftest import LOG, Snapshot, corpus_files, corpus_or_skip, eml
 
 from crmlog.model import normalize_email, normalize_message_id
 from crmlog.parse import HeaderFilter, ParseError, parse
@@ -157,7 +157,8 @@ def test_rej_2_every_real_corpus_file_parses_or_raises_parse_error():
 def test_rej_2_every_real_corpus_message_goes_through_the_whole_rule_book():
     """Each corpus message, made addressed to us by taking its own first recipient as the
     BCC address and its sender as a user, runs through every rule without an exception."""
-    from crmlog.model import Accepted, Rejected, Settings, Snapshot, User
+    from crmlog.model import Accepted, Rejected, Settings
+    from crmlog.records import User
     from crmlog.rules.engine import decide
 
     corpus_or_skip()

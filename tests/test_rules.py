@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import eml
+from conftest import Snapshot, eml
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -15,22 +15,17 @@ from crmlog.model import (
     Address,
     Attachment,
     Code,
-    Contact,
-    Deal,
     Duplicate,
     LogPath,
     Message,
     NewContact,
     OversizedPart,
     Rejected,
-    Seat,
     Settings,
     Skipped,
-    Snapshot,
-    TeamInbox,
-    User,
 )
 from crmlog.parse import parse
+from crmlog.records import Contact, Deal, Seat, TeamInbox, User
 from crmlog.rules.attribution import attribute, session_user
 from crmlog.rules.contacts import is_never_logged
 from crmlog.rules.engine import decide

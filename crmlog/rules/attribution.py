@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from ..model import Attribution, Code, Rejected, Seat, TeamInbox, User, normalize_login
+from ..model import Attribution, Code, Rejected, normalize_login
+from ..records import Seat, TeamInbox, User
 from .authenticity import authenticated_login
 from .draft import Context, Draft, Found
 

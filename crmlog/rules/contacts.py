@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from ..model import Address, Code, Contact, CrmView, LogPath, NewContact, Rejected, Settings, email_domain
+from ..model import Address, Code, CrmView, LogPath, NewContact, Rejected, Settings, email_domain
+from ..records import Contact
 from .attribution import team_addresses
 from .companies import company_domain
 from .draft import Context, Draft, Found

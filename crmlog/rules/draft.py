@@ -21,8 +21,8 @@ from ..model import (
     Rejected,
     Settings,
     Skipped,
-    User,
 )
+from ..records import User
 
 
 @dataclass(frozen=True, slots=True)
