@@ -8,6 +8,7 @@ import os
 import shlex
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -49,7 +50,7 @@ def load(path: Path) -> Settings:
     return parse(data, where=str(path))
 
 
-def parse(data: dict, *, where: str = "configuration") -> Settings:
+def parse(data: dict[str, Any], *, where: str = "configuration") -> Settings:
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"{where}: {msg}")
 

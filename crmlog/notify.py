@@ -17,6 +17,7 @@ import subprocess
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from .model import Settings
 from .records import User
@@ -30,7 +31,7 @@ class SendFailed(Exception):
     """sendmail could not take the message (the reason, in one line)."""
 
 
-def notice_message(notice: dict, settings: Settings, now: datetime) -> EmailMessage:
+def notice_message(notice: dict[str, Any], settings: Settings, now: datetime) -> EmailMessage:
     m = _message(settings, notice["user"], now, "crmlog: an attachment of your e-mail was not logged")
     m.set_content(
         f"{notice['detail']}.\n\n"
@@ -43,7 +44,7 @@ def notice_message(notice: dict, settings: Settings, now: datetime) -> EmailMess
 
 
 def summary_message(
-    user: str, rejections: list[dict], since: datetime, settings: Settings, now: datetime
+    user: str, rejections: list[dict[str, Any]], since: datetime, settings: Settings, now: datetime
 ) -> EmailMessage:
     n = len(rejections)
     m = _message(settings, user, now, f"crmlog: {n} of your e-mails {'was' if n == 1 else 'were'} not logged")
@@ -68,9 +69,9 @@ def _message(settings: Settings, to: str, now: datetime, subject: str) -> EmailM
     return m
 
 
-def summaries(rejections: list[dict], users: tuple[User, ...]) -> dict[str, list[dict]]:
+def summaries(rejections: list[dict[str, Any]], users: tuple[User, ...]) -> dict[str, list[dict[str, Any]]]:
     """The rejections of a summary, per user they belong to (by sender)."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for r in rejections:
         user = owner_of(r.get("sender") or "", users)
         if user:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from email.message import Message as MimeMessage
+from typing import cast
 
 from ..model import AttachedMessage, ForwardParts, Message, UnreadableMessage, is_attached_message
 from .html import html_to_text
@@ -30,7 +31,7 @@ def attached_messages(tree: MimeMessage) -> tuple[bytes, ...]:
     def walk(part: MimeMessage) -> None:
         if is_attached_message(part.get_content_type()):
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
+            if isinstance(payload, list) and payload and isinstance(payload[0], MimeMessage):
                 try:
                     out.append(payload[0].as_bytes())
                 except Exception:  # a part the stdlib cannot serialise again: skip it
@@ -38,7 +39,7 @@ def attached_messages(tree: MimeMessage) -> tuple[bytes, ...]:
             return
         if part.is_multipart():
             for sub in part.get_payload():
-                walk(sub)
+                walk(cast(MimeMessage, sub))  # a multipart's payload is its list of parts
 
     walk(tree)
     return tuple(out)

@@ -26,7 +26,9 @@ import binascii
 import hashlib
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+
 from .headerblock import header_block_end, parse_headers
 
 HEADER_BYTES = 4 << 20  # a 50,000-field header block is about 1.5 MB
@@ -245,7 +247,7 @@ def _before_delimiter(data: bytes, end: int) -> int:
     return end - 1 if data[end - 1 : end] == b"\n" else end
 
 
-def _decoded(data: bytes, start: int, end: int, encoding: str):
+def _decoded(data: bytes, start: int, end: int, encoding: str) -> Iterator[tuple[bytes, bool]]:
     """A part's body, data[start:end], decoded a few MB at a time: (bytes, clean) pairs, where
     clean says the base64 held nothing but its alphabet, white space and final padding (the
     only kind decoded here for keeping: the parser reads anything else its own way)."""

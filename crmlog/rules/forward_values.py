@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from types import ModuleType
 
 from ..model import Address, normalize_email
 from .forward_layouts import LANGUAGES
@@ -92,11 +93,12 @@ _RFC5322_DATE = re.compile(
 
 
 @lru_cache(maxsize=1)
-def _dateparser():
+def _dateparser() -> ModuleType:
     import dateparser  # loads its language data: only when a forward needs a date read
     import dateparser.timezone_parser
 
-    return dateparser
+    module: ModuleType = dateparser  # untyped: its functions return Any
+    return module
 
 
 def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
@@ -138,9 +140,10 @@ def parse_date(value: str, languages: tuple[str, ...] = ()) -> str:
 
 def _read_date(value: str, languages: tuple[str, ...]) -> datetime | None:
     try:
-        return _dateparser().parse(value, languages=list(languages), settings=_DATEPARSER_SETTINGS)
+        parsed: datetime | None = _dateparser().parse(value, languages=list(languages), settings=_DATEPARSER_SETTINGS)
     except Exception:  # dateparser raises on odd input (overflow, bad offsets)
         return None
+    return parsed
 
 
 def strip_prefixes(subject: str) -> str:
