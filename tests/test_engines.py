@@ -93,11 +93,6 @@ class Opener:
     def fail_writes(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.kind.fail_writes(monkeypatch)
 
-    def known_bug(self, request: pytest.FixtureRequest, engines: set[str], reason: str) -> None:
-        """A bug of these engines that this test shows: expected to fail until it is fixed."""
-        if self.name in engines:
-            request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True, reason=reason))
-
 
 @pytest.fixture(params=sorted(ENGINES))
 def engine_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
@@ -319,13 +314,7 @@ def test_replaced_updates_a_record_whole_by_id(engine_factory):
     assert engine_factory.reopen(engine).get(Contact, ids[0]) == new
 
 
-def test_replaced_drops_a_value_the_new_record_leaves_out(engine_factory, request):
-    engine_factory.known_bug(
-        request,
-        {"json"},
-        "jsonfile.JsonEngine.write merges the new document into the old (TinyDB update): "
-        "a key the new document omits (Notice.mailed, Email.forward) keeps its old value",
-    )
+def test_replaced_drops_a_value_the_new_record_leaves_out(engine_factory):
     engine = engine_factory()
     mailed = SAMPLES[Notice][0]
     [i] = engine.write(Changes(added=(mailed,)))
@@ -477,12 +466,7 @@ def test_bcc_1_contact_by_address_in_the_same_engine_and_after_reopening(engine_
     assert engine_factory.reopen(engine).contact(jo.email) == replace(jo, id=ids[1])
 
 
-def test_bcc_1_contact_looked_up_before_a_write_is_found_after_it_with_its_id(engine_factory, request):
-    engine_factory.known_bug(
-        request,
-        {"json"},
-        "jsonfile.JsonEngine._indexed keeps the added Contact itself (id 0) in the contact index",
-    )
+def test_bcc_1_contact_looked_up_before_a_write_is_found_after_it_with_its_id(engine_factory):
     engine = engine_factory()
     li = SAMPLES[Contact][0]
     assert engine.contact(li.email) is None
@@ -499,10 +483,7 @@ def test_bcc_1_contact_looked_up_before_a_write_is_found_after_it(engine_factory
     assert found is not None and replace(found, id=0) == li
 
 
-def test_bcc_1_contact_lookup_sees_a_replacement(engine_factory, request):
-    engine_factory.known_bug(
-        request, {"json"}, "jsonfile.JsonEngine.write leaves the contact index as it was for `replaced`"
-    )
+def test_bcc_1_contact_lookup_sees_a_replacement(engine_factory):
     engine = engine_factory()
     li = SAMPLES[Contact][0]
     [i] = engine.write(Changes(added=(li,)))
@@ -547,12 +528,7 @@ def test_bcc_3_deals_of_sees_a_deal_closed(engine_factory):
 
 
 @pytest.mark.parametrize("kind", [Contact, Company, Deal, Email], ids=lambda k: k.__name__)
-def test_a_removed_record_is_gone_from_the_lookups(engine_factory, request, kind):
-    engine_factory.known_bug(
-        request,
-        {"json"},
-        "jsonfile.JsonEngine.write updates the lookups' indexes on removal for rejections only",
-    )
+def test_a_removed_record_is_gone_from_the_lookups(engine_factory, kind):
     engine = engine_factory()
     record = SAMPLES[kind][0]
     lookups: dict[type[Record], Callable[[], object]] = {

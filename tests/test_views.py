@@ -790,12 +790,6 @@ def test_a_first_schema_email_reads_the_same_from_the_document_it_writes(doc):
     assert Email.from_doc(e.to_doc(), 1) == e
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason='records/emails.py Email.to_doc of a first-schema record adds "rule" and drops '
-    '"identity" (when equal to the Message-ID) and "forward": None, which that schema always had',
-)
 @pytest.mark.parametrize("doc", [FIRST_SCHEMA, FIRST_SCHEMA_FORWARD], ids=["bcc", "forward"])
 def test_a_first_schema_email_writes_back_the_document_it_was_read_from(doc):
     assert Email.from_doc(doc, 1).to_doc() == doc

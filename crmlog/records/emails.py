@@ -175,6 +175,8 @@ class Email:
     inline: EmailBody | None = field(default=None, repr=False)  # first schema only
 
     def to_doc(self) -> Doc:
+        if self.inline is not None:
+            return self._first_schema_doc(self.inline)
         doc: Doc = {
             "message_id": self.message_id,
             "subject": self.subject,
@@ -193,9 +195,37 @@ class Email:
             doc["identity"] = self.identity  # a message without a Message-ID: sha256:...
         if self.forward:
             doc["forward"] = self.forward.to_doc()
-        if self.inline is not None:  # a first-schema record keeps its body where it is
-            del doc["body"]
-            doc.update(self.inline.detail_doc(), text=self.inline.text, html=self.inline.html)
+        return doc
+
+    def _first_schema_doc(self, body: EmailBody) -> Doc:
+        """A record read from the first schema is written back as it was: its body inline."""
+        detail = body.detail_doc()
+        doc: Doc = {
+            "identity": self.identity,
+            "message_id": self.message_id,
+            "subject": self.subject,
+            "date": self.date,
+            "path": self.path,
+            "user": self.user,
+            "from": self.sender,
+            "from_name": detail["from_name"],
+            "to": detail["to"],
+            "cc": detail["cc"],
+            "contacts": list(self.contacts),
+            "companies": list(self.companies),
+            "deals": list(self.deals),
+            "attachments": [a.to_doc() for a in self.attachments],
+            "attribution": detail["attribution"],
+            "rules": detail["rules"],
+            "text": body.text,
+            "html": body.html,
+            "forward": self.forward.to_doc() if self.forward else None,
+            "source": detail["source"],
+            "key": detail["key"],
+            "logged_at": detail["logged_at"],
+        }
+        if self.rule != (body.credit.rule if body.credit else ""):
+            doc["rule"] = self.rule  # that schema had the rule in the attribution only
         return doc
 
     @classmethod

@@ -12,6 +12,7 @@ writer's lock (lock.py), its bodies and attachments beside it (blobs.py).
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -74,6 +75,7 @@ class JsonEngine:
         self._deals: dict[str, list[Deal]] | None = None
         self._logged: set[str] | None = None
         self._rejected: dict[str, int] | None = None
+        self._failed = False
 
     @property
     def location(self) -> str:
@@ -177,7 +179,10 @@ class JsonEngine:
 
     def write(self, changes: Changes) -> list[int]:
         """Apply one batch to the data in memory (one removal and one insert per table), then,
-        unless this is a dry run, write the file once, atomically."""
+        unless this is a dry run, write the file once, atomically. After a write that failed,
+        the data in memory holds a batch the file does not: the engine refuses to go on."""
+        if self._failed:
+            raise StorageIOError(f"an earlier write of the database {self.path} failed; open it again")
         by_table: dict[str, list[int]] = {}
         for table, doc_id in changes.removed:
             by_table.setdefault(table, []).append(doc_id)
@@ -185,11 +190,16 @@ class JsonEngine:
             if table == "rejections" and self._rejected is not None:
                 gone = set(doc_ids)
                 self._rejected = {k: v for k, v in self._rejected.items() if v not in gone}
+            else:
+                self._forget(table)
             self._db.table(table).remove(doc_ids=doc_ids)
-        for record in changes.replaced:
-            self._db.table(record.TABLE).update(record.to_doc(), doc_ids=[record.id])
-            if isinstance(record, Deal):
-                self._deals = None
+        for record in changes.replaced:  # whole: a field left out is gone, not kept
+            docs = self._table(record.TABLE)
+            if str(record.id) not in docs:
+                raise KeyError(f"no record {record.id} in {record.TABLE} to replace")
+            docs[str(record.id)] = record.to_doc()
+            self._storage.dirty = True
+            self._forget(record.TABLE)
         ids: list[int] = [0] * len(changes.added)
         grouped: dict[str, list[tuple[int, Record]]] = {}
         for n, record in enumerate(changes.added):
@@ -208,14 +218,29 @@ class JsonEngine:
             try:
                 self._storage.flush()
             except OSError as exc:
+                self._failed = True
                 raise StorageIOError(
                     f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
                 ) from None
         return ids
 
+    def _forget(self, table: str) -> None:
+        """A lookup over `table` is built again when next asked for (after a replacement or a
+        removal, which ingest never makes; rejections, which it does remove, are kept up to date)."""
+        if table == "contacts":
+            self._contacts = None
+        elif table == "companies":
+            self._companies = None
+        elif table == "deals":
+            self._deals = None
+        elif table == "emails":
+            self._logged = None
+        elif table == "rejections":
+            self._rejected = None
+
     def _indexed(self, record: Record, doc_id: int) -> None:
         if isinstance(record, Contact) and self._contacts is not None:
-            self._contacts[record.email] = record
+            self._contacts[record.email] = replace(record, id=doc_id)
         elif isinstance(record, Email) and self._logged is not None:
             self._logged.add(record.identity)
         elif isinstance(record, Rejection) and self._rejected is not None:
