@@ -12,9 +12,9 @@ writer's lock (lock.py), its bodies and attachments beside it (blobs.py).
 from __future__ import annotations
 
 import heapq
-from dataclasses import replace
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
