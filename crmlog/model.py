@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Protocol
 
-from .records import Contact, Deal, TeamInbox, User
+from .records import Contact, Deal, ForwardInfo, TeamInbox, User
 
 _FROZEN = dict(frozen=True, slots=True, kw_only=True)
 
@@ -295,6 +295,21 @@ class Forwarded:
 
 
 @dataclass(**_FROZEN)
+class LoggedMessage:
+    """The message an accepted decision logs, whichever path chose it: the BCC'd message
+    itself, or on the forward path the forwarded one (FWD-4), with the forward noted."""
+
+    sender: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    subject: str
+    date: str | None  # ISO 8601; a forwarded date the client wrote unreadably, as written
+    text: str
+    html: str
+    forward: ForwardInfo | None = None  # the forward, noted (FWD-4)
+
+
+@dataclass(**_FROZEN)
 class Attribution:
     """Who gets the credit and why (ATTR-6)."""
 
@@ -324,7 +339,8 @@ class Accepted:
     kept_attachments: tuple[Attachment, ...]
     dropped_attachments: tuple[Attachment | OversizedPart, ...]
     rules: tuple[str, ...]
-    forwarded: Forwarded | None = None  # the forward path logs this, not the outer message
+    logged: LoggedMessage  # what goes into the CRM
+    forwarded: Forwarded | None = None  # the forward path's finding (FWD-1), which `logged` is made of
 
 
 @dataclass(**_FROZEN)

@@ -19,6 +19,8 @@ from ..model import (
     CrmView,
     Decision,
     Duplicate,
+    Forwarded,
+    LoggedMessage,
     LogPath,
     Message,
     OversizedPart,
@@ -26,6 +28,7 @@ from ..model import (
     Settings,
     Skipped,
 )
+from ..records import ForwardInfo
 from .attribution import find_session, give_credit, may_log
 from .authenticity import sender_proven
 from .contacts import associate, name_companies, pick_contacts
@@ -116,10 +119,34 @@ def decide(
         if not isinstance(result, Found):
             return result
         draft, trace = result.draft, trace + result.rules
-    return _accepted(draft, trace)
+    return _accepted(message, draft, trace)
 
 
-def _accepted(draft: Draft, trace: tuple[str, ...]) -> Accepted:
+def _logged(message: Message, f: Forwarded | None) -> LoggedMessage:
+    """FWD-4: on the forward path the forwarded message is logged, the forward noted."""
+    if f is None:
+        return LoggedMessage(
+            sender=message.sender,
+            to=message.to,
+            cc=message.cc,
+            subject=message.subject,
+            date=message.date.isoformat() if message.date else None,
+            text=message.text,
+            html=message.html,
+        )
+    forward = ForwardInfo(
+        note=f.note,
+        client=f.client,
+        forwarded_by=message.sender.email if message.sender else "",
+        forwarded_at=message.date.isoformat() if message.date else None,
+        subject=message.subject,
+    )
+    return LoggedMessage(
+        sender=f.sender, to=f.to, cc=f.cc, subject=f.subject, date=f.date, text=f.body, html="", forward=forward
+    )
+
+
+def _accepted(message: Message, draft: Draft, trace: tuple[str, ...]) -> Accepted:
     assert draft.credit is not None  # give_credit ran
     return Accepted(
         path=draft.path,
@@ -131,6 +158,7 @@ def _accepted(draft: Draft, trace: tuple[str, ...]) -> Accepted:
         kept_attachments=draft.kept,
         dropped_attachments=draft.dropped,
         rules=trace,
+        logged=_logged(message, draft.forwarded),
         forwarded=draft.forwarded,
     )
 

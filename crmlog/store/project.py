@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..model import Accepted, Attachment, Message, OversizedPart, RawMessage, Rejected, raw_identity
-from ..records import Company, Contact, Credit, Email, EmailBody, ForwardInfo, Notice, Rejection, StoredAttachment
+from ..records import Company, Contact, Credit, Email, EmailBody, Notice, Rejection, StoredAttachment
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -52,42 +52,31 @@ def stored_attachment(a: Attachment | OversizedPart, *, stored: bool) -> StoredA
 
 def logged(raw: RawMessage, message: Message, d: Accepted, now: datetime) -> Logged:
     """A logged e-mail: what the listings show goes in its record; what only `emails show` and
-    `attribution explain` need goes with the text and HTML into its body. On the forward path
-    (FWD-4) the forwarded message is what is logged, and the forwarder's note is kept apart."""
-    a = d.attribution
-    f = d.forwarded
-    sender = f.sender if f else message.sender
+    `attribution explain` need goes with the text and HTML into its body. `message` is the
+    one that arrived (its identity, ONCE-1); `d.logged` is what is logged of it (FWD-4)."""
+    a, m = d.attribution, d.logged
     when = iso(now)
     body = EmailBody(
-        text=f.body if f else message.text,
-        html="" if f else message.html,
-        from_name=sender.name if sender else "",
-        to=tuple(x.email or x.name for x in (f.to if f else message.to)),
-        cc=tuple(x.email or x.name for x in (f.cc if f else message.cc)),
+        text=m.text,
+        html=m.html,
+        from_name=m.sender.name if m.sender else "",
+        to=tuple(x.email or x.name for x in m.to),
+        cc=tuple(x.email or x.name for x in m.cc),
         credit=Credit(rule=a.rule, candidates=a.candidates, session_user=a.session_user, ambiguous=a.ambiguous),
         rules=d.rules,
         source=raw.source,
         key=raw.key,
         logged_at=when,
     )
-    forward = None
-    if f:
-        forward = ForwardInfo(
-            note=f.note,
-            client=f.client,
-            forwarded_by=message.sender.email if message.sender else "",
-            forwarded_at=iso(message.date),
-            subject=message.subject,
-        )
     email = Email(
         identity=message.identity,
         message_id=message.message_id,
-        subject=f.subject if f else message.subject,
-        date=f.date if f else iso(message.date),
+        subject=m.subject,
+        date=m.date,
         path=str(d.path),
         user=a.user,
         rule=a.rule,
-        sender=sender.email if sender else "",
+        sender=m.sender.email if m.sender else "",
         contacts=d.contacts,
         companies=d.companies,
         deals=d.deals,
@@ -95,7 +84,7 @@ def logged(raw: RawMessage, message: Message, d: Accepted, now: datetime) -> Log
             *(stored_attachment(x, stored=True) for x in d.kept_attachments),
             *(stored_attachment(x, stored=False) for x in d.dropped_attachments),
         ),
-        forward=forward,
+        forward=m.forward,
     )
     contacts = tuple(
         Contact(email=c.email, name=c.name, company=c.company, source=c.source, created=when) for c in d.new_contacts
