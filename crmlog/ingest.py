@@ -187,7 +187,7 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
     if settings.mail_notices:
         for notice in store.unmailed_notices():
             try:
-                notify.send(settings, notice.user, notify.notice_message(notice.to_doc(), settings, now))
+                notify.send(settings, notice.user, notify.notice_message(notice, settings, now))
             except notify.SendFailed as exc:
                 failed(f"the notice for <{notice.message_id}> to {notice.user}", exc)
                 break  # the rest wait for the next run too
@@ -196,9 +196,7 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
     last = store.summary_sent
     if settings.daily_summary and (last is None or now - last >= notify.SUMMARY_EVERY):
         since = last or now - notify.SUMMARY_EVERY
-        recent = [
-            r.to_doc() for r in store.read(Rejection) if r.recorded and datetime.fromisoformat(r.recorded) > since
-        ]
+        recent = [r for r in store.read(Rejection) if r.recorded and datetime.fromisoformat(r.recorded) > since]
         sent_all = True
         for user, rejections in notify.summaries(recent, store.view().users).items():
             try:

@@ -17,10 +17,9 @@ import subprocess
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any
 
 from .model import Settings
-from .records import User
+from .records import Notice, Rejection, User
 from .rules.attribution import owner_of
 
 SUMMARY_EVERY = timedelta(hours=24)
@@ -31,11 +30,11 @@ class SendFailed(Exception):
     """sendmail could not take the message (the reason, in one line)."""
 
 
-def notice_message(notice: dict[str, Any], settings: Settings, now: datetime) -> EmailMessage:
-    m = _message(settings, notice["user"], now, "crmlog: an attachment of your e-mail was not logged")
+def notice_message(notice: Notice, settings: Settings, now: datetime) -> EmailMessage:
+    m = _message(settings, notice.user, now, "crmlog: an attachment of your e-mail was not logged")
     m.set_content(
-        f"{notice['detail']}.\n\n"
-        f"The e-mail: Message-ID <{notice['message_id']}>\n\n"
+        f"{notice.detail}.\n\n"
+        f"The e-mail: Message-ID <{notice.message_id}>\n\n"
         "The attachment is over the attachment limit of the CRM "
         f"({settings.max_attachment_bytes:,} bytes). Share it another way if the contact's "
         "record needs it.\n"
@@ -44,15 +43,14 @@ def notice_message(notice: dict[str, Any], settings: Settings, now: datetime) ->
 
 
 def summary_message(
-    user: str, rejections: list[dict[str, Any]], since: datetime, settings: Settings, now: datetime
+    user: str, rejections: list[Rejection], since: datetime, settings: Settings, now: datetime
 ) -> EmailMessage:
     n = len(rejections)
     m = _message(settings, user, now, f"crmlog: {n} of your e-mails {'was' if n == 1 else 'were'} not logged")
     lines = [f"Since {since:%Y-%m-%d %H:%M} UTC, crmlog did not log these e-mails of yours:", ""]
-    for r in sorted(rejections, key=lambda r: r.get("recorded") or ""):
-        subject = r.get("subject") or "(no subject)"
-        lines.append(f"- {subject} <{r.get('message_id') or 'no Message-ID'}>")
-        lines.append(f"  {r['code']}: {r['reason']}")
+    for r in sorted(rejections, key=lambda r: r.recorded or ""):
+        lines.append(f"- {r.subject or '(no subject)'} <{r.message_id or 'no Message-ID'}>")
+        lines.append(f"  {r.code}: {r.reason}")
     lines += ["", "`crmlog rejections` on the mail host lists them all."]
     m.set_content("\n".join(lines) + "\n")
     return m
@@ -69,11 +67,11 @@ def _message(settings: Settings, to: str, now: datetime, subject: str) -> EmailM
     return m
 
 
-def summaries(rejections: list[dict[str, Any]], users: tuple[User, ...]) -> dict[str, list[dict[str, Any]]]:
+def summaries(rejections: list[Rejection], users: tuple[User, ...]) -> dict[str, list[Rejection]]:
     """The rejections of a summary, per user they belong to (by sender)."""
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[Rejection]] = {}
     for r in rejections:
-        user = owner_of(r.get("sender") or "", users)
+        user = owner_of(r.sender, users)
         if user:
             out.setdefault(user, []).append(r)
     return out
