@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,24 +40,40 @@ def db_of(path: Path) -> dict:
     return json.loads(path.read_bytes())
 
 
+_OPENS: list[dict[str, int]] = []  # the counts of the test that is running, if any
+
+
+def _count_maildir_opens(event: str, args: tuple) -> None:
+    """A message file opened for reading (`open(path, "rb")` or `os.open(path, O_RDONLY)`)."""
+    if event != "open" or not _OPENS or not isinstance(args[0], str):
+        return
+    path, mode, flags = args
+    reading = "r" in mode if mode else (flags & os.O_ACCMODE) == os.O_RDONLY
+    if reading and ("/cur/" in path or "/new/" in path):
+        _OPENS[-1]["maildir"] += 1
+
+
+sys.addaudithook(_count_maildir_opens)  # Python's own audit events: every file the process opens
+
+
 @pytest.fixture
 def reads(monkeypatch):
-    """Counts the messages a run reads past their listing (a spy on the two readers)."""
+    """Counts the messages a run reads past their listing: a Maildir's message files opened
+    (seen by the interpreter's audit hook), an mbox's messages handed over by its folder
+    (`Folder.messages`, the read stage's seam: each was read, its header block at least)."""
     count = {"maildir": 0, "mbox": 0}
-    real_file, real_mbox = sources._read_maildir_file, sources._mbox_from
+    real = sources.Folder.messages
 
-    def read_file(*a, **k):
-        count["maildir"] += 1
-        return real_file(*a, **k)
-
-    def read_mbox(*a, **k):
-        for item in real_mbox(*a, **k):
-            count["mbox"] += 1
+    def messages(folder, *a, **k):
+        for item in real(folder, *a, **k):
+            if folder.kind == "mbox":
+                count["mbox"] += 1
             yield item
 
-    monkeypatch.setattr(sources, "_read_maildir_file", read_file)
-    monkeypatch.setattr(sources, "_mbox_from", read_mbox)
-    return count
+    monkeypatch.setattr(sources.Folder, "messages", messages)
+    _OPENS.append(count)
+    yield count
+    _OPENS.remove(count)
 
 
 # ------------------------------------------------------------------ mbox
