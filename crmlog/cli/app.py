@@ -1,15 +1,31 @@
 """The command line: Click commands that parse options and call the core. The only package
-that imports click; each module holds one group of commands, this one the root."""
+that imports click; each module holds one group of commands, this one the root. A command's
+module is imported when the command is run (or listed by --help), so that a view does not
+load the ingest pipeline, nor `ingest` the views."""
 
 from __future__ import annotations
 
 import click
 
-from . import ingest, records, reports, setup
 from .base import CrmlogGroup, Env
 
+COMMANDS = {  # name -> module of this package, and the command's name in it
+    "init": ("setup", "init"),
+    "users": ("setup", "users"),
+    "team-inboxes": ("setup", "team_inboxes"),
+    "deals": ("records", "deals"),
+    "companies": ("records", "companies"),
+    "contacts": ("records", "contacts"),
+    "emails": ("records", "emails"),
+    "ingest": ("ingest", "ingest"),
+    "forwards": ("reports", "forwards_group"),
+    "rejections": ("reports", "rejections"),
+    "notices": ("reports", "notices"),
+    "attribution": ("reports", "attribution"),
+}
 
-@click.group(cls=CrmlogGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=CrmlogGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config", "config_path", envvar="CRMLOG_CONFIG", type=click.Path(dir_okay=False), help="TOML configuration file."
 )
@@ -20,20 +36,3 @@ from .base import CrmlogGroup, Env
 def main(ctx: click.Context, config_path: str | None, db_path: str | None, debug: bool) -> None:
     """Log BCC'd and forwarded sales e-mail from your own mailboxes into a local CRM."""
     ctx.obj = Env(config_path, db_path)
-
-
-for command in (
-    setup.init,
-    setup.users,
-    setup.team_inboxes,
-    records.deals,
-    records.companies,
-    records.contacts,
-    records.emails,
-    ingest.ingest,
-    reports.forwards_group,
-    reports.rejections,
-    reports.notices,
-    reports.attribution,
-):
-    main.add_command(command)

@@ -4,6 +4,7 @@ the option and value helpers."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
 import traceback
@@ -24,6 +25,24 @@ EX_SOFTWARE = 70
 
 
 class CrmlogGroup(click.Group):
+    """The root group: every fatal error passes through its invoke, once; its commands are
+    imported when first asked for (`lazy`: name -> (module of crmlog.cli, attribute))."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, name = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
