@@ -450,6 +450,28 @@ def test_tally_a_list_field_counts_each_element(engine_factory):
     assert engine.tally(Email, "path") == Counter({"bcc": 3})
 
 
+def test_attr_6_tally_of_several_fields_counts_each_combination_as_the_records_hold_it(engine_factory):
+    engine = engine_factory()
+    added = (
+        email(1, date=T0),
+        email(2, date=T0, path="forward"),
+        replace(email(3, date=T0), rule="ATTR-4", sender="ben@ourco.example"),
+        email(4, date=None),
+    )
+    engine.write(Changes(added=added))
+    by_records = Counter((e.user, e.path, e.rule) for e in engine.read(Email))
+    assert engine.tally(Email, ("user", "path", "rule")) == by_records
+    assert by_records == Counter(
+        {
+            ("anna@ourco.example", "bcc", "ATTR-1"): 2,
+            ("anna@ourco.example", "forward", "ATTR-1"): 1,
+            ("anna@ourco.example", "bcc", "ATTR-4"): 1,
+        }
+    )
+    assert engine.tally(Email, "sender") == Counter({"anna@ourco.example": 3, "ben@ourco.example": 1})
+    assert [e.id for e in engine.read(Email, where={"sender": "ben@ourco.example"})] == [3]
+
+
 def test_tally_of_an_empty_kind_is_empty(engine_factory):
     assert engine_factory(write=False).tally(Email, "contacts") == Counter()
 

@@ -290,9 +290,9 @@ ROW = {
     "path": "bcc",
     "user": BEN,
     "from": BEN,
-    "contacts": [LI, JO],
-    "companies": ["acme.example", "globex.example"],
-    "deals": [3],
+    "contacts": (LI, JO),  # the record's own tuples: --json writes them as arrays
+    "companies": ("acme.example", "globex.example"),
+    "deals": (3,),
     "attachments": [
         {"filename": "quote.pdf", "content_type": "application/pdf", "size": 600, "sha256": SHA, "stored": True},
         {
@@ -463,19 +463,19 @@ def test_attr_6_attribution_counts_by_path_and_rule_every_user_a_row():
         mail(3, path="forward", rule="ATTR-1"),
         mail(4, date=None, rule="ATTR-1"),  # no bounds: counted without a date
     ]
-    assert views.attribution(TEAM, emails) == [
+    assert views.attribution(TEAM, views.credits(emails)) == [
         row(ANNA, bcc=3, forward=1, ATTR_1=3, ATTR_T=1),
         row(BEN),  # no e-mail: still a row
     ]
 
 
 def test_attr_6_attribution_of_no_users_and_no_emails():
-    assert views.attribution([], []) == []
+    assert views.attribution([], views.credits([])) == []
 
 
 def test_attr_6_attribution_an_email_of_a_user_not_in_the_team_gets_a_row():
     emails = [mail(1, user="carl@ourco.example", rule="ATTR-2"), mail(2, user=BEN, rule="ATTR-3")]
-    assert views.attribution(TEAM, emails) == [
+    assert views.attribution(TEAM, views.credits(emails)) == [
         row(ANNA),
         row(BEN, bcc=1, ATTR_3=1),
         row("carl@ourco.example", bcc=1, ATTR_2=1),
@@ -504,15 +504,15 @@ UNTIL = datetime(2026, 7, 1, tzinfo=UTC)
     ],
 )
 def test_attribution_since_inclusive_until_exclusive(date, counted):
-    rows = views.attribution(TEAM, [mail(1, date=date)], SINCE, UNTIL)
+    rows = views.attribution(TEAM, views.credits([mail(1, date=date)], SINCE, UNTIL))
     assert rows[0] == (row(ANNA, bcc=1, ATTR_1=1) if counted else row(ANNA))
 
 
 def test_attribution_since_alone_and_until_alone():
     emails = [mail(1, date="2026-05-01T00:00:00+00:00"), mail(2, date="2026-06-01T00:00:00+00:00")]
-    assert views.attribution(TEAM, emails, since=SINCE)[0]["logged"] == 1
-    assert views.attribution(TEAM, emails, until=SINCE)[0]["logged"] == 1
-    assert views.attribution(TEAM, emails, until=SINCE + timedelta(seconds=1))[0]["logged"] == 2
+    assert views.attribution(TEAM, views.credits(emails, since=SINCE))[0]["logged"] == 1
+    assert views.attribution(TEAM, views.credits(emails, until=SINCE))[0]["logged"] == 1
+    assert views.attribution(TEAM, views.credits(emails, until=SINCE + timedelta(seconds=1)))[0]["logged"] == 2
 
 
 def test_fwd_4_attribution_an_unreadable_forwarded_date_counts_by_when_it_was_forwarded():
@@ -524,7 +524,7 @@ def test_fwd_4_attribution_an_unreadable_forwarded_date_counts_by_when_it_was_fo
         mail(3, path="forward", date="gestern", forward=replace(FORWARD, forwarded_at=None)),
         mail(4, path="forward", date="2026-05-01T00:00:00+00:00", forward=inside),  # its own date wins
     ]
-    assert views.attribution(TEAM, emails, SINCE, UNTIL) == [row(ANNA, forward=1, ATTR_1=1), row(BEN)]
+    assert views.attribution(TEAM, views.credits(emails, SINCE, UNTIL)) == [row(ANNA, forward=1, ATTR_1=1), row(BEN)]
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,11 @@ def attribution(ctx: click.Context, since: str | None, until: str | None, as_jso
     env = ctx.ensure_object(Env)
     period = iso_time(since, "--since"), iso_time(until, "--until")  # a usage error before the database
     store = env.reader()
-    rows = views.attribution(store.read(User), store.read(Email), *period)
+    if period == (None, None):
+        credits = store.tally(Email, ("user", "path", "rule"))
+    else:
+        credits = views.credits(store.read(Email), *period)
+    rows = views.attribution(store.read(User), credits)
     if as_json:
         render.emit_json(rows)
         return

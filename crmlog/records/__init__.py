@@ -6,7 +6,7 @@ A record's `id` is its number in its table (0 before it is stored), not part of 
 Text from a message is kept exactly as it came (SEC-5 is the views' job).
 """
 
-from .base import Doc, R, Record
+from .base import Doc, R, Record, doc_value
 from .crm import Company, Contact, Deal
 from .emails import BodyRef, Credit, Email, EmailBody, ForwardInfo, StoredAttachment
 from .outcomes import Notice, Rejection
@@ -33,4 +33,5 @@ __all__ = [
     "StoredAttachment",
     "TeamInbox",
     "User",
+    "doc_value",
 ]

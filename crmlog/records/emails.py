@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import ClassVar, Self, cast
 
-from .base import Doc
+from .base import Doc, positional
 
 BodyRef = tuple[int, int, int]  # where a body is kept: (pack, offset, length)
 
@@ -230,23 +230,27 @@ class Email:
 
     @classmethod
     def from_doc(cls, doc: Doc, id: int) -> Self:
-        body = doc.get("body")
-        forward = doc.get("forward")
-        return cls(
-            id=id,
-            identity=str(doc.get("identity") or doc["message_id"]),
-            message_id=doc.get("message_id", ""),
-            subject=doc.get("subject", ""),
-            date=doc.get("date"),
-            path=doc["path"],
-            user=doc["user"],
-            rule=doc.get("rule") or doc.get("attribution", {}).get("rule", ""),
-            sender=doc.get("from", ""),
-            contacts=tuple(doc.get("contacts", [])),
-            companies=tuple(doc.get("companies", [])),
-            deals=tuple(doc.get("deals", [])),
-            attachments=tuple(StoredAttachment.from_doc(a) for a in doc.get("attachments", [])),
-            forward=ForwardInfo.from_doc(forward) if forward else None,
-            body=(body[0], body[1], body[2]) if body else None,
-            inline=EmailBody.from_doc(doc) if "body" not in doc else None,
+        get = doc.get
+        body, forward, attachments = get("body"), get("forward"), get("attachments")
+        email = _email(  # the fields in declaration order (a listing reads many)
+            id,
+            str(get("identity") or doc["message_id"]),
+            get("message_id", ""),
+            get("subject", ""),
+            get("date"),
+            doc["path"],
+            doc["user"],
+            get("rule") or get("attribution", {}).get("rule", ""),
+            get("from", ""),
+            tuple(get("contacts", ())),
+            tuple(get("companies", ())),
+            tuple(get("deals", ())),
+            tuple(StoredAttachment.from_doc(a) for a in attachments) if attachments else (),
+            ForwardInfo.from_doc(forward) if forward else None,
+            (body[0], body[1], body[2]) if body else None,
+            EmailBody.from_doc(doc) if "body" not in doc else None,
         )
+        return cast(Self, email)  # an Email: the class has no subclasses
+
+
+_email = positional(Email)

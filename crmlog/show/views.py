@@ -4,7 +4,7 @@ each view takes the records it shows (and the counts it reports), never the stor
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,9 +103,9 @@ def email_row(e: Email) -> Row:
         "path": e.path,
         "user": e.user,
         "from": e.sender,
-        "contacts": list(e.contacts),
-        "companies": list(e.companies),
-        "deals": list(e.deals),
+        "contacts": e.contacts,  # tuples are JSON arrays too; a listing of 100,000 copies none
+        "companies": e.companies,
+        "deals": e.deals,
         "attachments": [a.to_doc() for a in e.attachments],
     }
 
@@ -185,26 +185,37 @@ def notice(n: Notice) -> Row:
     return {"kind": n.kind, "user": n.user, "message_id": n.message_id, "detail": n.detail, "date": n.date}
 
 
-def attribution(
-    users: Iterable[User], emails: Iterable[Email], since: datetime | None = None, until: datetime | None = None
-) -> list[Row]:
+Credits = Mapping[tuple[str, str, str], int]  # (user, path, rule) -> logged e-mails
+
+
+def attribution(users: Iterable[User], credits: Credits) -> list[Row]:
     """Logged e-mails per user (every user, and any other user an e-mail names), by path and
-    by the rule that attributed them, of the e-mails dated in [since, until)."""
+    by the rule that attributed them."""
 
     def row(email: str) -> Row:
         return {"user": email, "logged": 0, "bcc": 0, "forward": 0, "by_rule": {}}
 
     rows = {u.email: row(u.email) for u in users}
+    for (user, path, rule), n in credits.items():
+        r = rows.setdefault(user, row(user))
+        r["logged"] += n
+        r[path] += n
+        r["by_rule"][rule] = r["by_rule"].get(rule, 0) + n
+    return list(rows.values())
+
+
+def credits(
+    emails: Iterable[Email], since: datetime | None = None, until: datetime | None = None
+) -> Counter[tuple[str, str, str]]:
+    """The credits of the e-mails dated in [since, until) (all without a bound)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
     for e in emails:
         if since or until:
             when = email_time(e)
             if when is None or (since and when < since) or (until and when >= until):
                 continue
-        r = rows.setdefault(e.user, row(e.user))
-        r["logged"] += 1
-        r[e.path] += 1
-        r["by_rule"][e.rule] = r["by_rule"].get(e.rule, 0) + 1
-    return list(rows.values())
+        counts[(e.user, e.path, e.rule)] += 1
+    return counts
 
 
 def email_time(e: Email) -> datetime | None:

@@ -130,7 +130,7 @@ class Store:
     def count(self, kind: type[Record]) -> int:
         return self.engine.count(kind)
 
-    def tally(self, kind: type[Record], field: str) -> Counter[Any]:
+    def tally(self, kind: type[Record], field: str | tuple[str, ...]) -> Counter[Any]:
         return self.engine.tally(kind, field)
 
     def body(self, email: Email) -> EmailBody:

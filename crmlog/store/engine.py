@@ -53,15 +53,17 @@ class Engine(Protocol):
         limit: int | None = None,
     ) -> Iterator[R]:
         """Records of a kind, by id (or newest first: by date, then id). `where` keeps those
-        whose field equals the value, or, for a list field, contains it."""
+        whose field equals the value, or, for a list field, contains it. Fields are named as
+        the record names them."""
         ...
 
     def get(self, kind: type[R], id: int) -> R | None: ...
 
     def count(self, kind: type[Record]) -> int: ...
 
-    def tally(self, kind: type[Record], field: str) -> Counter[Any]:
-        """How many records have each value of `field` (each element, for a list field)."""
+    def tally(self, kind: type[Record], field: str | tuple[str, ...]) -> Counter[Any]:
+        """How many records have each value of `field` (each element, for a list field), or
+        each combination of values of several fields (a tuple of them, in that order)."""
         ...
 
     def meta(self) -> Mapping[str, Any]: ...

@@ -22,7 +22,7 @@ import filelock
 from tinydb import TinyDB
 
 from ..errors import DataError, NoDatabase, StorageIOError
-from ..records import Contact, Deal, Doc, Email, R, Record, Rejection
+from ..records import Contact, Deal, Doc, Email, R, Record, Rejection, doc_value
 from . import schema
 from .blobs import FileBlobs
 from .engine import Changes
@@ -102,7 +102,7 @@ class JsonEngine:
     ) -> Iterator[R]:
         items: Iterator[tuple[str, Doc]] | list[tuple[str, Doc]] = iter(self._table(kind.TABLE).items())
         if where:
-            items = [(i, d) for i, d in items if all(_matches(d.get(k), v) for k, v in where.items())]
+            items = [(i, d) for i, d in items if all(_matches(doc_value(kind, d, k), v) for k, v in where.items())]
         if newest_first:
 
             def newest(item: tuple[str, Doc]) -> tuple[str, int]:
@@ -129,10 +129,14 @@ class JsonEngine:
     def count(self, kind: type[Record]) -> int:
         return len(self._table(kind.TABLE))
 
-    def tally(self, kind: type[Record], field: str) -> Counter[Any]:
+    def tally(self, kind: type[Record], field: str | tuple[str, ...]) -> Counter[Any]:
         counts: Counter[Any] = Counter()
-        for doc in self._table(kind.TABLE).values():
-            value = doc.get(field)
+        docs = self._table(kind.TABLE).values()
+        if isinstance(field, tuple):
+            counts.update(tuple(doc_value(kind, doc, f) for f in field) for doc in docs)
+            return counts
+        for doc in docs:
+            value = doc_value(kind, doc, field)
             if isinstance(value, list):
                 counts.update(value)
             else:
