@@ -211,13 +211,13 @@ class AttachedMessage:
     """A message attached to a forward (message/rfc822), read by the parse stage."""
 
     message: Message
-    html_text: str = ""  # its HTML body rendered as text
+    html_text: str = ""  # its HTML body rendered as text, where it has no text part (else "")
     held_messages: int = 0  # attached messages inside it (counted, not read: one makes a thread, FWD-3)
 
 
 @dataclass(**_FROZEN)
 class UnreadableMessage:
-    """An attached message that could not be read: why (FWD-2)."""
+    """An attached message that could not be read, or was not (one of several): why (FWD-2)."""
 
     reason: str
 

@@ -15,11 +15,15 @@ from .mime import ParseError, read_mime
 
 
 def with_forward_parts(message: Message, tree: MimeMessage) -> Message:
-    """`message`, read from the MIME tree `tree`, with its ForwardParts."""
-    parts = ForwardParts(
-        html_text=html_to_text(message.html),
-        attached=tuple(_attached(data) for data in attached_messages(tree)),
+    """`message`, read from the MIME tree `tree`, with its ForwardParts. Of several attached
+    messages none is read: the forward path needs only their number then (FWD-3)."""
+    raw = attached_messages(tree)
+    attached = (
+        (_attached(raw[0]),)
+        if len(raw) == 1
+        else tuple(UnreadableMessage(reason="not read: one of several attached messages") for _ in raw)
     )
+    parts = ForwardParts(html_text=html_to_text(message.html), attached=attached)
     return replace(message, forward_parts=parts)
 
 
@@ -52,6 +56,6 @@ def _attached(data: bytes) -> AttachedMessage | UnreadableMessage:
         message, tree = read_mime(data)
     except ParseError as exc:
         return UnreadableMessage(reason=str(exc))
-    return AttachedMessage(
-        message=message, html_text=html_to_text(message.html), held_messages=len(attached_messages(tree))
-    )
+    # its HTML is read only where it has no text (FWD-1 reads the text first)
+    html_text = html_to_text(message.html) if not message.text.strip() else ""
+    return AttachedMessage(message=message, html_text=html_text, held_messages=len(attached_messages(tree)))
