@@ -24,16 +24,14 @@ class Record(Protocol):
 R = TypeVar("R", bound=Record)
 
 
-def doc_value(kind: type[Record], doc: Doc, field: str) -> Any:
-    """A record's field as its stored document holds it, for an engine that filters or tallies
-    documents without building the records: an e-mail's sender is stored as "from", and the
-    first schema kept an e-mail's rule in its attribution only."""
-    if kind.TABLE == "emails":
-        if field == "sender":
-            return doc.get("from")
-        if field == "rule":
-            return doc.get("rule") or doc.get("attribution", {}).get("rule", "")
-    return doc.get(field)
+def doc_value(kind: type[Record], field: str) -> Callable[[Doc], Any]:
+    """How to read a record's field from its stored document, for an engine that filters or
+    tallies documents without building the records: an e-mail's sender is stored as "from",
+    and the first schema kept an e-mail's rule in its attribution only."""
+    if kind.TABLE == "emails" and field == "rule":
+        return lambda doc: doc.get("rule") or doc.get("attribution", {}).get("rule", "")
+    key = "from" if kind.TABLE == "emails" and field == "sender" else field
+    return lambda doc: doc.get(key)
 
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -100,9 +100,10 @@ class JsonEngine:
         newest_first: bool = False,
         limit: int | None = None,
     ) -> Iterator[R]:
-        items: Iterator[tuple[str, Doc]] | list[tuple[str, Doc]] = iter(self._table(kind.TABLE).items())
-        if where:
-            items = [(i, d) for i, d in items if all(_matches(doc_value(kind, d, k), v) for k, v in where.items())]
+        items: Iterable[tuple[str, Doc]] = self._table(kind.TABLE).items()
+        for field, wanted in (where or {}).items():
+            value = doc_value(kind, field)
+            items = [(i, d) for i, d in items if _matches(value(d), wanted)]
         if newest_first:
 
             def newest(item: tuple[str, Doc]) -> tuple[str, int]:
@@ -111,11 +112,13 @@ class JsonEngine:
             items = heapq.nlargest(limit, items, key=newest) if limit else sorted(items, key=newest, reverse=True)
         elif limit:
             items = list(items)[:limit]
-        return (self._record(kind, d, i) for i, d in items)
+        return self._records(kind, items)
 
-    def _record(self, kind: type[R], doc: Doc, doc_id: str) -> R:
+    def _records(self, kind: type[R], items: Iterable[tuple[str, Doc]]) -> Iterator[R]:
+        from_doc = kind.from_doc
         try:
-            return kind.from_doc(doc, int(doc_id))
+            for doc_id, doc in items:
+                yield from_doc(doc, int(doc_id))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
                 f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
@@ -124,7 +127,7 @@ class JsonEngine:
 
     def get(self, kind: type[R], id: int) -> R | None:
         doc = self._table(kind.TABLE).get(str(id))
-        return self._record(kind, doc, str(id)) if doc is not None else None
+        return next(self._records(kind, [(str(id), doc)])) if doc is not None else None
 
     def count(self, kind: type[Record]) -> int:
         return len(self._table(kind.TABLE))
@@ -133,10 +136,12 @@ class JsonEngine:
         counts: Counter[Any] = Counter()
         docs = self._table(kind.TABLE).values()
         if isinstance(field, tuple):
-            counts.update(tuple(doc_value(kind, doc, f) for f in field) for doc in docs)
+            values = [doc_value(kind, f) for f in field]
+            counts.update(tuple(value(doc) for value in values) for doc in docs)
             return counts
+        value_of = doc_value(kind, field)
         for doc in docs:
-            value = doc_value(kind, doc, field)
+            value = value_of(doc)
             if isinstance(value, list):
                 counts.update(value)
             else:
