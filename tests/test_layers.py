@@ -239,7 +239,5 @@ def test_every_command_is_in_the_readme():
 
     found = list(names(main))
     assert len(found) > 25  # every command and sub-command, the lazily loaded ones included
-    missing = [
-        n for n in found if f"crmlog {n}" not in readme and f"`{n}" not in readme and f" {n} " not in readme
-    ]
+    missing = [n for n in found if f"crmlog {n}" not in readme and f"`{n}" not in readme and f" {n} " not in readme]
     assert missing == []
