@@ -745,24 +745,8 @@ def test_a_document_does_not_hold_the_records_id():
     assert Contact.from_doc(Contact(id=5, email=LI).to_doc(), 9).id == 9
 
 
-FIRST_SCHEMA_EMAIL = Email(
-    id=7,
-    identity="m1@ourco.example",
-    message_id="m1@ourco.example",
-    subject="Re: offer",
-    date="2026-06-01T07:00:00+00:00",
-    path="bcc",
-    user=BEN,
-    rule="ATTR-4",  # from the attribution
-    sender=BEN,
-    contacts=(LI, JO),
-    companies=("acme.example", "globex.example"),
-    deals=(3,),
-    attachments=ATTACHMENTS,
-    forward=None,
-    body=None,
-    inline=INLINE,
-)
+# the same e-mail as PACKED, its body inline and its rule (ATTR-4) read from the attribution
+FIRST_SCHEMA_EMAIL = replace(PACKED, body=None, inline=INLINE)
 
 
 def test_attr_6_a_first_schema_email_document_reads_with_its_body_inline():
