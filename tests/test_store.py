@@ -36,11 +36,20 @@ def add_anna(store: Store) -> None:
     )
 
 
+def apply_one(store: Store, **message) -> None:
+    """One message BCC'd by Anna, parsed, decided and applied through the store's public seam
+    (not committed)."""
+    raw = eml(frm="Anna <anna@ourco.example>", bcc="log@crm.example", **message)
+    parsed = parse(raw)
+    decision = rules.decide(parsed, store.view(), Settings(bcc=("log@crm.example",)))
+    store.apply(RawMessage(source="M", key="1", data=raw), parsed, decision, now=NOW)
+
+
 def test_once_3_nothing_reaches_disk_before_commit_then_all_at_once(tmp_path):
     db = tmp_path / "crm.json"
     with Store.writer(db) as store:
         add_anna(store)
-        store.add_contact(email="li@acme.example", name="Li", source="bcc-recipient", company="acme.example", now=NOW)
+        apply_one(store, to="Li <li@acme.example>")  # a contact and its company (BCC-3, COMP-1)
         assert not db.exists()
         store.commit()
     data = json.loads(db.read_text())
@@ -62,7 +71,7 @@ def test_once_3_failed_write_leaves_old_database_whole(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     with Store.writer(db) as store:
-        store.add_contact(email="li@acme.example", name="", source="bcc-recipient", company=None, now=NOW)
+        apply_one(store, to="li@acme.example")
         monkeypatch.setattr(os, "replace", boom)
         with pytest.raises(StorageIOError, match="No space left") as err:
             store.commit()
@@ -98,10 +107,7 @@ def log_with_attachment(db, filename: str, data: bytes) -> Email:
     with Store.writer(db) as store:
         add_anna(store)
         store.commit()
-        raw = eml(attachments=[(filename, "text/plain", data)], bcc="log@crm.example")
-        message = parse(raw)
-        decision = rules.decide(message, store.view(), Settings(bcc=("log@crm.example",)))
-        store.apply(RawMessage(source="M", key="1", data=raw), message, decision, now=NOW)
+        apply_one(store, attachments=[(filename, "text/plain", data)])
         store.commit()
         (email,) = store.read(Email)
     return email

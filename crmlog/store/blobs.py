@@ -83,13 +83,19 @@ class FileBlobs:
         if not self.writing:
             self.discard()
             return {}
-        if self._attachments_unsynced:
-            fsync_dir(self.attachments_dir)
-            self._attachments_unsynced = False
-        if not self._pending:
-            return {}
-        self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
-        write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
+        try:
+            if self._attachments_unsynced:
+                fsync_dir(self.attachments_dir)
+                self._attachments_unsynced = False
+            if not self._pending:
+                return {}
+            self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
+            write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
+        except OSError as exc:
+            raise StorageIOError(
+                f"cannot write the bodies and attachments beside the database ({exc.strerror}); "
+                "the database was not written, the previous version is intact"
+            ) from None
         self._pending, self._size = [], 0
         self.next += 1
         return {"packs": self.next}
