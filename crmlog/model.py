@@ -1,7 +1,7 @@
 """The values that cross crmlog's stage boundaries. Standard library only.
 
-sources -> RawMessage; parsing -> Message; rules -> Decision (Accepted | Rejected |
-Skipped | Duplicate); the store and the views read and write the records these describe.
+read/ -> RawMessage; parse/ -> Message; rules/ -> Decision (Accepted | Rejected | Skipped |
+Duplicate); store/ turns a decision into the records of records/, which show/ reads back.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def normalize_email(address: str | None) -> str:
         return ""
     local = local.split("+", 1)[0] or local
     return f"{local}@{domain}"
+
+
+def iso(when: datetime | None) -> str | None:
+    """A time as stored and shown: ISO 8601, or None."""
+    return when.isoformat() if when else None
 
 
 def normalize_host(name: str) -> str:

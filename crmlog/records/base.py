@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
@@ -26,12 +26,10 @@ R = TypeVar("R", bound=Record)
 
 def doc_value(kind: type[Record], field: str) -> Callable[[Doc], Any]:
     """How to read a record's field from its stored document, for an engine that filters or
-    tallies documents without building the records: an e-mail's sender is stored as "from",
-    and the first schema kept an e-mail's rule in its attribution only."""
-    if kind.TABLE == "emails" and field == "rule":
-        return lambda doc: doc.get("rule") or doc.get("attribution", {}).get("rule", "")
-    key = "from" if kind.TABLE == "emails" and field == "sender" else field
-    return lambda doc: doc.get(key)
+    tallies documents without building the records: the document's key of the same name,
+    unless the kind says otherwise in its STORED (an e-mail's sender is stored as "from")."""
+    stored: Mapping[str, Callable[[Doc], Any]] = getattr(kind, "STORED", {})
+    return stored.get(field) or (lambda doc: doc.get(field))
 
 
 T = TypeVar("T")

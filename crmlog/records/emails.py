@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 from .base import Doc, positional
 
@@ -150,12 +151,20 @@ class EmailBody:
         )
 
 
+def stored_rule(doc: Doc) -> str:
+    """An e-mail document's attribution rule: its "rule", or in the first schema, which kept
+    it in the attribution only, that."""
+    return str(doc.get("rule") or doc.get("attribution", {}).get("rule", ""))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Email:
     """A logged e-mail as listed. Its body is in a pack (`body`), or, in a database of the
     first schema, inline in its document (`inline`)."""
 
     TABLE: ClassVar[str] = "emails"
+    # the fields whose stored form is not the document's key of the same name (records.doc_value)
+    STORED: ClassVar[Mapping[str, Callable[[Doc], Any]]] = {"sender": lambda doc: doc.get("from"), "rule": stored_rule}
 
     id: int = 0
     identity: str  # ONCE-1: the Message-ID, else sha256:<hex of the raw bytes>
@@ -240,7 +249,7 @@ class Email:
             get("date"),
             doc["path"],
             doc["user"],
-            get("rule") or get("attribution", {}).get("rule", ""),
+            stored_rule(doc),
             get("from", ""),
             tuple(get("contacts", ())),
             tuple(get("companies", ())),

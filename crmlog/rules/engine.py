@@ -27,6 +27,7 @@ from ..model import (
     Rejected,
     Settings,
     Skipped,
+    iso,
 )
 from ..records import ForwardInfo
 from .attribution import find_session, give_credit, may_log
@@ -130,7 +131,7 @@ def _logged(message: Message, f: Forwarded | None) -> LoggedMessage:
             to=message.to,
             cc=message.cc,
             subject=message.subject,
-            date=message.date.isoformat() if message.date else None,
+            date=iso(message.date),
             text=message.text,
             html=message.html,
         )
@@ -138,7 +139,7 @@ def _logged(message: Message, f: Forwarded | None) -> LoggedMessage:
         note=f.note,
         client=f.client,
         forwarded_by=message.sender.email if message.sender else "",
-        forwarded_at=message.date.isoformat() if message.date else None,
+        forwarded_at=iso(message.date),
         subject=message.subject,
     )
     return LoggedMessage(

@@ -8,15 +8,14 @@ the batch is visible to the rules through `view()`, over the engine's own lookup
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound, UsageError
-from ..model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed
+from ..model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed, iso
 from ..records import (
     Company,
     Contact,
@@ -24,8 +23,8 @@ from ..records import (
     Email,
     EmailBody,
     Notice,
-    R,
     Record,
+    Rejection,
     Seat,
     StoredAttachment,
     TeamInbox,
@@ -67,6 +66,8 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.blobs = engine.blobs
+        # reading records is the engine's own (what is read is what was committed)
+        self.read, self.get, self.count, self.tally = engine.read, engine.get, engine.count, engine.tally
         try:
             self.users = tuple(engine.read(User))
             self.team_inboxes = tuple(engine.read(TeamInbox))
@@ -84,7 +85,7 @@ class Store:
         self._new_contacts: dict[str, Contact] = {}
         self._new_companies: set[str] = set()
         self._new_logged: set[str] = set()
-        self._new_rejections: dict[str, Record] = {}
+        self._new_rejections: dict[str, Rejection] = {}
         self._new_deals: list[Deal] = []
 
     @classmethod
@@ -113,25 +114,6 @@ class Store:
         return _View(self)
 
     # ------------------------------------------------------------ reading records
-
-    def read(
-        self,
-        kind: type[R],
-        *,
-        where: Mapping[str, object] | None = None,
-        newest_first: bool = False,
-        limit: int | None = None,
-    ) -> Iterator[R]:
-        return self.engine.read(kind, where=where, newest_first=newest_first, limit=limit)
-
-    def get(self, kind: type[R], id: int) -> R | None:
-        return self.engine.get(kind, id)
-
-    def count(self, kind: type[Record]) -> int:
-        return self.engine.count(kind)
-
-    def tally(self, kind: type[Record], field: str | tuple[str, ...]) -> Counter[Any]:
-        return self.engine.tally(kind, field)
 
     def body(self, email: Email) -> EmailBody:
         """What a logged e-mail's listing leaves out: its body and detail."""
@@ -220,12 +202,11 @@ class Store:
             created += 1
         return created
 
-    def _reject(self, rejection: Record) -> None:
+    def _reject(self, rejection: Rejection) -> None:
         """One rejection per message (REJ-1): a later copy replaces the earlier record."""
-        identity = rejection.to_doc()["identity"]
-        self._unreject(identity)
+        self._unreject(rejection.identity)
         self._add(rejection)
-        self._new_rejections[identity] = rejection
+        self._new_rejections[rejection.identity] = rejection
 
     def _unreject(self, identity: str) -> None:
         queued = self._new_rejections.pop(identity, None)
@@ -243,7 +224,7 @@ class Store:
         return [n for n in self.read(Notice) if not n.mailed]
 
     def mark_mailed(self, notice: Notice, when: datetime) -> None:
-        self._replaced.append(replace(notice, mailed=project.iso(when)))
+        self._replaced.append(replace(notice, mailed=iso(when)))
 
     @property
     def summary_sent(self) -> datetime | None:
@@ -252,7 +233,7 @@ class Store:
         return datetime.fromisoformat(sent) if sent else None
 
     def set_summary_sent(self, when: datetime) -> None:
-        self._meta["summary_sent"] = project.iso(when)
+        self._meta["summary_sent"] = iso(when)
 
     # ------------------------------------------------------------ team and CRM edits
 
@@ -272,7 +253,7 @@ class Store:
     ) -> None:
         if any(u.email == email for u in self.users):
             raise UsageError(f"a user with e-mail {email} exists already")
-        at = project.iso(now) or ""
+        at = iso(now) or ""
         user = User(
             email=email,
             name=name,
@@ -291,12 +272,12 @@ class Store:
             raise NotFound(f"no user with e-mail {connected_by}")
         if any(t.address == address for t in self.team_inboxes):
             raise UsageError(f"the team inbox {address} exists already")
-        inbox = TeamInbox(address=address, connected_by=connected_by, connected_at=project.iso(now))
+        inbox = TeamInbox(address=address, connected_by=connected_by, connected_at=iso(now))
         self._add(inbox)
         self.team_inboxes = (*self.team_inboxes, inbox)
 
     def add_deal(self, *, name: str, contacts: Iterable[str], stage: str, created: datetime) -> None:
-        deal = Deal(name=name, stage=stage, created=project.iso(created) or "", contacts=tuple(contacts))
+        deal = Deal(name=name, stage=stage, created=iso(created) or "", contacts=tuple(contacts))
         self._add(deal)
         self._new_deals.append(deal)
 
@@ -305,10 +286,3 @@ class Store:
         if deal is None:
             raise NotFound(f"no deal with id {deal_id}")
         self._replaced.append(replace(deal, stage=stage))
-
-    def add_contact(self, *, email: str, name: str, source: str, company: str | None, now: datetime) -> bool:
-        """Create a contact (and its company) if missing; True when created."""
-        when = project.iso(now)
-        contact = Contact(email=email, name=name, company=company, source=source, created=when)
-        companies = (Company(domain=company, name=company, created=when),) if company else ()
-        return bool(self._create_contacts((contact,), companies))

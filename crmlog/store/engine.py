@@ -29,16 +29,10 @@ class Changes:
     sources: tuple[Doc, ...] = ()  # mailbox states, by their "source" (ONCE-2)
     meta: Mapping[str, Any] = field(default_factory=dict)  # settings of the database itself
 
-    def __bool__(self) -> bool:
-        return bool(self.added or self.replaced or self.removed or self.sources or self.meta)
-
 
 class Engine(Protocol):
     """Persists the CRM's records. Opened for reading, or for writing under the engine's own
     guarantee of one writer at a time (ONCE-4)."""
-
-    @property
-    def location(self) -> str: ...
 
     @property
     def blobs(self) -> Blobs: ...

@@ -22,7 +22,7 @@ import filelock
 from tinydb import TinyDB
 
 from ..errors import DataError, NoDatabase, StorageIOError
-from ..records import Contact, Deal, Doc, Email, R, Record, Rejection, doc_value
+from ..records import Company, Contact, Deal, Doc, Email, R, Record, Rejection, doc_value
 from . import schema
 from .blobs import FileBlobs
 from .engine import Changes
@@ -76,10 +76,6 @@ class JsonEngine:
         self._logged: set[str] | None = None
         self._rejected: dict[str, int] | None = None
         self._failed = False
-
-    @property
-    def location(self) -> str:
-        return str(self.path)
 
     def close(self) -> None:
         if self._lock is not None:
@@ -254,8 +250,8 @@ class JsonEngine:
             self._logged.add(record.identity)
         elif isinstance(record, Rejection) and self._rejected is not None:
             self._rejected[record.identity] = doc_id
-        elif record.TABLE == "companies" and self._companies is not None:
-            self._companies.add(record.to_doc()["domain"])
+        elif isinstance(record, Company) and self._companies is not None:
+            self._companies.add(record.domain)
         elif isinstance(record, Deal):
             self._deals = None
 

@@ -7,12 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import Accepted, Attachment, Message, OversizedPart, RawMessage, Rejected, raw_identity
+from ..model import Accepted, Attachment, Message, OversizedPart, RawMessage, Rejected, iso, raw_identity
 from ..records import Company, Contact, Credit, Email, EmailBody, Notice, Rejection, StoredAttachment
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
