@@ -75,6 +75,7 @@ class Store:
             engine.close()
             raise
         self.sources = SourceStates(engine.source_states())  # ONCE-2: what the next run needs
+        self._view = _View(self)
         self._reset()
 
     def _reset(self) -> None:
@@ -111,7 +112,7 @@ class Store:
         self.engine.close()
 
     def view(self) -> _View:
-        return _View(self)
+        return self._view
 
     # ------------------------------------------------------------ reading records
 
@@ -191,7 +192,7 @@ class Store:
         by_domain = {c.domain: c for c in companies}
         created = 0
         for contact in contacts:
-            if self.view().contact(contact.email) is not None:
+            if self._view.contact(contact.email) is not None:
                 continue
             if contact.company and contact.company not in self._new_companies:
                 if not self.engine.has_company(contact.company):
