@@ -93,6 +93,7 @@ class Code(StrEnum):
     BODY_TOO_LARGE = "body-too-large"
     UNPARSEABLE = "unparseable"
     UNAUTHENTICATED_SENDER = "unauthenticated-sender"
+    USER_DEACTIVATED = "user-deactivated"
 
 
 # ---------------------------------------------------------------- messages
@@ -254,6 +255,10 @@ class CrmView(Protocol):
     def open_deals(self, email: str) -> tuple[Deal, ...]: ...
 
     def is_logged(self, identity: str) -> bool: ...
+
+    def is_forgotten(self, email: str) -> bool:
+        """LIFE-3: the address was erased (`contacts forget`): never a contact again."""
+        ...
 
 
 # ---------------------------------------------------------------- settings

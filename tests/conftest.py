@@ -79,15 +79,20 @@ class Snapshot:
     contacts: Mapping[str, Contact] = field(default_factory=dict)
     deals: tuple[Deal, ...] = ()
     logged: frozenset[str] = frozenset()
+    forgotten: frozenset[str] = frozenset()
 
     def contact(self, email: str) -> Contact | None:
-        return self.contacts.get(email)
+        found = self.contacts.get(email)
+        return found or next((c for c in self.contacts.values() if email in c.aliases), None)
 
     def open_deals(self, email: str) -> tuple[Deal, ...]:
         return tuple(d for d in self.deals if d.is_open and email in d.contacts)
 
     def is_logged(self, identity: str) -> bool:
         return identity in self.logged
+
+    def is_forgotten(self, email: str) -> bool:
+        return email in self.forgotten
 
 
 def make_maildir(root: Path, messages: dict[str, list[tuple[str, bytes]]]) -> Path:

@@ -22,6 +22,8 @@ COMMANDS = {  # name -> module of this package, and the command's name in it
     "rejections": ("reports", "rejections"),
     "notices": ("reports", "notices"),
     "attribution": ("reports", "attribution"),
+    "runs": ("runs", "runs"),
+    "export": ("export", "export"),
 }
 
 

@@ -18,15 +18,19 @@ class Contact:
     company: str | None = None
     source: str = ""  # bcc-recipient | forward-sender
     created: str | None = None
+    aliases: tuple[str, ...] = ()  # LIFE-4: the addresses of contacts merged into this one
 
     def to_doc(self) -> Doc:
-        return {
+        doc: Doc = {
             "email": self.email,
             "name": self.name,
             "company": self.company,
             "source": self.source,
             "created": self.created,
         }
+        if self.aliases:
+            doc["aliases"] = list(self.aliases)
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Doc, id: int) -> Self:
@@ -37,6 +41,7 @@ class Contact:
             company=doc.get("company"),
             source=doc.get("source", ""),
             created=doc.get("created"),
+            aliases=tuple(doc.get("aliases", ())),
         )
 
 

@@ -27,6 +27,7 @@ class User:
     seat: Seat = Seat.FULL
     personal_inbox_access: bool = True
     created: str | None = None
+    active: bool = True  # LIFE-2: a user who left is deactivated, not deleted
 
     def to_doc(self) -> Doc:
         return {
@@ -38,6 +39,7 @@ class User:
             "seat": str(self.seat),
             "personal_inbox_access": self.personal_inbox_access,
             "created": self.created,
+            "active": self.active,
         }
 
     @classmethod
@@ -52,6 +54,7 @@ class User:
             seat=Seat(doc.get("seat", "full")),
             personal_inbox_access=doc.get("personal_inbox_access", True),
             created=doc.get("created"),
+            active=doc.get("active", True),
         )
 
 

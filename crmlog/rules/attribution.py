@@ -126,10 +126,16 @@ def give_credit(ctx: Context, draft: Draft) -> Found | Rejected:
 
 
 def may_log(ctx: Context, draft: Draft) -> Found | Rejected:
-    """PERM-1, PERM-2: the credited user may log e-mail."""
+    """LIFE-2, PERM-1, PERM-2: the credited user is active and may log e-mail."""
     assert draft.credit is not None  # give_credit ran
     credited = draft.credit.user
     user = next(u for u in ctx.view.users if u.email == credited)
+    if not user.active:
+        return Rejected(
+            code=Code.USER_DEACTIVATED,
+            reason=f"{user.email} was deactivated (`crmlog users activate` lets them log again)",
+            rules=("LIFE-2",),
+        )
     if user.seat == Seat.READ_ONLY:
         return Rejected(
             code=Code.READ_ONLY_SEAT,

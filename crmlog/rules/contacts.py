@@ -33,14 +33,20 @@ def is_never_logged(email: str, patterns: tuple[str, ...]) -> bool:
 
 def contacts_among(addresses: tuple[Address, ...], view: CrmView, settings: Settings) -> tuple[Address, ...]:
     """BCC-1: the addresses that can be contacts: not a logging address, not the team's own,
-    not on `never_log`; each once."""
+    not on `never_log`, not erased (LIFE-3); each once, under the address of the contact it
+    was merged into where it was (LIFE-4)."""
     excluded = settings.logging_addresses | team_addresses(view.users, view.team_inboxes)
     out: dict[str, Address] = {}
     for addr in addresses:
         if addr.email in excluded or addr.email in out:
             continue
-        if is_never_logged(addr.email, settings.never_log):
+        if is_never_logged(addr.email, settings.never_log) or view.is_forgotten(addr.email):
             continue
+        known = view.contact(addr.email)
+        if known is not None and known.email != addr.email:
+            addr = replace(addr, email=known.email)  # a merged address: its contact's
+            if addr.email in out or view.is_forgotten(addr.email):
+                continue
         out[addr.email] = addr
     return tuple(out.values())
 
@@ -65,8 +71,8 @@ def pick_contacts(ctx: Context, draft: Draft) -> Found | Rejected:
     if not recipients:
         return Rejected(
             code=Code.NO_RECIPIENTS,
-            reason="no recipient in To or Cc can be a contact (only colleagues, logging "
-            "or never-logged addresses, or Bcc)",
+            reason="no recipient in To or Cc can be a contact (only colleagues, logging, "
+            "never-logged or erased addresses, or Bcc)",
             rules=("BCC-4",),
         )
     found = replace(draft, contacts=recipients, source="bcc-recipient", attachments=message.attachments)
@@ -89,14 +95,18 @@ def _forwarded_contact(ctx: Context, draft: Draft) -> Found | Rejected:
             "forward the contact's reply itself, not a reply to it",
             rules=("FWD-1", "FWD-3"),
         )
-    if not contacts_among((sender,), ctx.view, ctx.settings):
+    contact = contacts_among((sender,), ctx.view, ctx.settings)
+    if not contact:
+        if ctx.view.is_forgotten(sender.email):  # LIFE-3: and the reason does not name it
+            reason = "the forwarded message's sender was erased from the CRM (`contacts forget`)"
+        else:
+            reason = f"the forwarded message's sender {sender.email} is a logging or never-logged address"
         return Rejected(
             code=Code.NO_RECIPIENTS,
-            reason=f"the forwarded message's sender {sender.email} is a logging or never-logged "
-            "address, so there is no contact to log it on",
+            reason=f"{reason}, so there is no contact to log it on",
             rules=("FWD-4", "BCC-1", "BCC-4"),
         )
-    picked = replace(draft, contacts=(sender,), source="forward-sender", attachments=found.attachments, forwarded=found)
+    picked = replace(draft, contacts=contact, source="forward-sender", attachments=found.attachments, forwarded=found)
     return Found(picked, ("FWD-1", "FWD-3", "FWD-4", "FWD-5"))  # FWD-5: its To and Cc are left alone
 
 
