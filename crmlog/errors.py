@@ -53,6 +53,13 @@ class NotFound(CrmlogError):
     exit_code = 1
 
 
+class InUse(CrmlogError):
+    """A change refused because of what the CRM holds (a user with e-mails attributed, an
+    undo while a newer run stands): nothing was changed."""
+
+    exit_code = 1
+
+
 class UsageError(CrmlogError):
     """A value given on the command line is not acceptable (EX_USAGE, as Click's own)."""
 

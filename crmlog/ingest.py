@@ -23,13 +23,16 @@ from .model import (
     Skipped,
     Unaddressed,
     Unreadable,
+    raw_identity,
 )
 from .parse import HeaderFilter, ParseError, parse
 from .read import sources
 from .read.caps import Caps
-from .records import Rejection
+from .records import Rejection, RunMessage
+from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
+from .store.runs import Outcome
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
@@ -53,11 +56,19 @@ class Summary:
     rejections: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
     mailbox_errors: list[str] = field(default_factory=list)  # one line per mailbox path that could not be opened
+    run: int | None = None  # the recorded run (LIFE-6); None for a dry run, or one that found nothing new
+    messages: list[dict[str, Any]] = field(default_factory=list)  # message by message (LIFE-7)
 
-    def as_json(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems")}
+    def as_json(self, *, listed: bool = False) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("rejections", "problems", "messages")}
         out["rejections"] = dict(sorted(self.rejections.items()))
+        if listed:
+            out["messages"] = self.messages
         return out
+
+    def counts(self) -> dict[str, int]:
+        """What a run's record keeps of it (LIFE-6)."""
+        return {k: getattr(self, k) for k in COUNTS}
 
     def count(self, decision: Decision, contacts_created: int) -> None:
         self.scanned += 1
@@ -135,6 +146,14 @@ def ingest(
                 f"--user {session_login}: no user has this login (or it is shared); "
                 "`crmlog users list` shows the users' logins"
             )
+        store.begin_run(
+            paths=[str(p) for p in paths],
+            user=session_login or None,
+            now=clock(),
+            reprocess=reprocess,
+            record=not dry_run,
+        )
+        befores: list[Outcome | None] = []  # what was stored of each listed message (under --reprocess)
         parsed = scanned = 0
         for folder in folders:
             if on_folder:
@@ -162,19 +181,46 @@ def ingest(
                 else:
                     message, decision = decide_raw(item, store.view(), settings, session_login, caps)
                     parsed += 1
+                    if reprocess and not isinstance(decision, Skipped):
+                        befores.append(store.stored_outcome(message.identity if message else raw_identity(item.data)))
                     summary.count(decision, store.apply(item, message, decision, now=clock()))
                 scanned += 1
                 if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
+                    store.run_counts(summary.counts())
                     store.commit()
                     parsed = scanned = 0
                 if progress:
                     progress()
             if folder.kind == "maildir":
                 store.sources.keep_keys(folder.source, listed)
+        store.run_counts(summary.counts(), finished=clock())
         store.commit()
+        summary.run = store.run_id
+        summary.messages = listing(store.listed, befores if reprocess else None)
         if not dry_run and (settings.mail_notices or settings.daily_summary):
             mail_notices(store, settings, clock(), summary)
     return summary
+
+
+def listing(listed: list[RunMessage], befores: list[Outcome | None] | None) -> list[dict[str, Any]]:
+    """The rows of `ingest --list` (LIFE-7): under --reprocess, each with what was stored of
+    it (`before`) and whether this run's decision is `new`, the `same` or `changed`."""
+    rows = []
+    for n, m in enumerate(listed):
+        row = m.to_doc()
+        row["change"] = row["before"] = None
+        if befores is not None:
+            before = befores[n]
+            now = (m.outcome if m.outcome != "duplicate" else "logged", m.code, m.user)
+            row["before"] = before._asdict() if before else None
+            if before is None:
+                row["change"] = "new"
+            elif m.outcome == "duplicate" or tuple(before) == now:
+                row["change"] = "same"
+            else:
+                row["change"] = "changed"
+        rows.append(row)
+    return rows
 
 
 def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summary) -> None:

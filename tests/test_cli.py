@@ -292,7 +292,8 @@ def test_dry_run_decides_everything_and_writes_nothing(team, tmp_path):
     assert team.db.read_bytes() == before
     assert not (team.db.parent / "crm.attachments").exists()
     real = team.json("ingest", box)
-    assert real == dry
+    assert (dry["run"], real["run"]) == (None, 1)  # LIFE-6: a dry run is not recorded
+    assert {**real, "run": None} == dry
 
 
 def test_session_user_option_attributes_team_inbox_mail(team, tmp_path):

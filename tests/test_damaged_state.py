@@ -63,7 +63,7 @@ def logged_once(team, tmp_path):
         (lambda b: b"\x00" * 64 + b[64:], ("corrupt",)),  # garbage
         (lambda b: b"", ("corrupt",)),
         (
-            lambda b: b.replace(b'"schema": 2', b'"schema": 99', 1).replace(b'"schema":2', b'"schema":99', 1),
+            lambda b: b.replace(b'"schema": 3', b'"schema": 99', 1).replace(b'"schema":3', b'"schema":99', 1),
             ("schema version 99",),
         ),
         (lambda b: json.dumps({"users": {}}).encode(), ("schema version None",)),

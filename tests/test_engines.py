@@ -26,12 +26,16 @@ from crmlog.records import (
     Contact,
     Credit,
     Deal,
+    Deleted,
     Email,
     EmailBody,
     ForwardInfo,
+    Forgotten,
     Notice,
     Record,
     Rejection,
+    Run,
+    RunMessage,
     Seat,
     StoredAttachment,
     TeamInbox,
@@ -121,7 +125,7 @@ SAMPLES: dict[type[Record], tuple[Record, Record]] = {
             personal_inbox_access=True,
             created=T0,
         ),
-        User(email="ben@ourco.example", seat=Seat.READ_ONLY, personal_inbox_access=False),
+        User(email="ben@ourco.example", seat=Seat.READ_ONLY, personal_inbox_access=False, active=False),
     ),
     TeamInbox: (
         TeamInbox(address="sales@ourco.example", connected_by="anna@ourco.example", connected_at=T0),
@@ -129,7 +133,7 @@ SAMPLES: dict[type[Record], tuple[Record, Record]] = {
     ),
     Contact: (
         Contact(email="li.wei@acme.example", name="李伟", company="acme.example", source="bcc-recipient", created=T0),
-        Contact(email="jo@freemail.example", source="forward-sender"),
+        Contact(email="jo@freemail.example", source="forward-sender", aliases=("jo.old@freemail.example",)),
     ),
     Company: (
         Company(domain="acme.example", name="Acme", created=T0),
@@ -222,6 +226,42 @@ SAMPLES: dict[type[Record], tuple[Record, Record]] = {
         ),
         Notice(kind="delivery-error", user="ben@ourco.example", message_id="", detail="x.bin", date=None),
     ),
+    Run: (
+        Run(
+            started=T0,
+            finished=T0,
+            paths=("/home/anna/Maildir",),
+            user="anna",
+            counts={"scanned": 3, "logged": 1, "rejected": 1, "skipped": 1},
+            messages=(
+                RunMessage(
+                    source="Maildir",
+                    key="1.host",
+                    message_id="m1@ourco.example",
+                    sender="anna@ourco.example",
+                    subject="Pilot",
+                    outcome="logged",
+                    user="anna@ourco.example",
+                    contacts=("li@acme.example",),
+                    email_id=1,
+                ),
+                RunMessage(
+                    source="Maildir",
+                    key="2.host",
+                    message_id="",
+                    sender="",
+                    subject="",
+                    outcome="rejected",
+                    code="unparseable",
+                    reason="broken",
+                ),
+            ),
+            undo={"added": {"emails": [1]}, "changed": [], "sources": {"Maildir": {"new": True}}, "files": []},
+        ),
+        Run(started=T0, undone=T0),
+    ),
+    Forgotten: (Forgotten(hash="ab" * 32, at=T0), Forgotten(hash="cd" * 32)),
+    Deleted: (Deleted(identity="m9@ourco.example", at=T0), Deleted(identity=RAW_SHA)),
 }
 
 

@@ -254,7 +254,7 @@ def test_a_schema_1_database_is_upgraded_without_reading_anything_again(tmp_path
     s = ingest([box, mbox], settings=SETTINGS, db_path=db)
     assert s.scanned == 0 and reads == {"maildir": 0, "mbox": 0}
     upgraded = db_of(db)
-    assert upgraded["meta"]["1"]["schema"] == 2 and "seen" not in upgraded
+    assert upgraded["meta"]["1"]["schema"] == 3 and "seen" not in upgraded
     assert {s["kind"] for s in upgraded["sources"].values()} == {"maildir", "mbox"}
     assert cli.json("emails", "show", "m1@x")["text"] == "inline body of schema 1"
 

@@ -20,12 +20,16 @@ from crmlog.records import (
     Contact,
     Credit,
     Deal,
+    Deleted,
     Email,
     EmailBody,
     ForwardInfo,
+    Forgotten,
     Notice,
     Record,
     Rejection,
+    Run,
+    RunMessage,
     Seat,
     StoredAttachment,
     TeamInbox,
@@ -90,6 +94,7 @@ def test_user_row():
         seat=Seat.READ_ONLY,
         personal_inbox_access=False,
         created="2026-01-01T00:00:00+00:00",
+        active=False,
     )
     assert views.user(u) == {
         "id": 3,
@@ -100,6 +105,7 @@ def test_user_row():
         "logins": ["anna"],
         "seat": "read-only",
         "personal_inbox_access": False,
+        "active": False,
     }
 
 
@@ -113,6 +119,7 @@ def test_user_row_of_a_bare_user():
         "logins": [],
         "seat": "full",
         "personal_inbox_access": True,
+        "active": True,
     }
 
 
@@ -159,7 +166,9 @@ def test_contacts_of_none_is_empty():
 
 
 def test_bcc_3_contact_with_its_deals_and_emails_as_given():
-    c = Contact(id=1, email=LI, name="Li Wei", company="acme.example", source="bcc-recipient")
+    c = Contact(
+        id=1, email=LI, name="Li Wei", company="acme.example", source="bcc-recipient", aliases=("li@acme.example",)
+    )
     deals = [
         Deal(id=2, name="Pilot", stage="won", created="2026-01-01", contacts=(LI,)),
         Deal(id=1, name="Renewal", stage="open", created="2026-01-02", contacts=(LI, JO)),
@@ -170,6 +179,7 @@ def test_bcc_3_contact_with_its_deals_and_emails_as_given():
         "name": "Li Wei",
         "source": "bcc-recipient",
         "company": "acme.example",
+        "aliases": ["li@acme.example"],  # LIFE-4
         "deals": [{"id": 2, "name": "Pilot", "stage": "won"}, {"id": 1, "name": "Renewal", "stage": "open"}],
         "emails": [summary(5, "2026-06-02T00:00:00+00:00"), summary(4, None)],
     }
@@ -681,9 +691,12 @@ RECORDS: dict[type[Record], st.SearchStrategy[Any]] = {
         seat=st.sampled_from(Seat),
         personal_inbox_access=st.booleans(),
         created=opt_text,
+        active=st.booleans(),
     ),
     TeamInbox: st.builds(TeamInbox, id=ids, address=text, connected_by=text, connected_at=opt_text),
-    Contact: st.builds(Contact, id=ids, email=text, name=text, company=opt_text, source=text, created=opt_text),
+    Contact: st.builds(
+        Contact, id=ids, email=text, name=text, company=opt_text, source=text, created=opt_text, aliases=texts
+    ),
     Company: st.builds(Company, id=ids, domain=text, name=text, created=opt_text),
     Deal: st.builds(
         Deal, id=ids, name=text, stage=st.sampled_from(["open", "won", "lost"]), created=text, contacts=texts
@@ -714,6 +727,36 @@ RECORDS: dict[type[Record], st.SearchStrategy[Any]] = {
         date=opt_text,
         mailed=st.none() | word,  # when it was mailed, if it was
     ),
+    Run: st.builds(
+        Run,
+        id=ids,
+        started=text,
+        finished=opt_text,
+        paths=texts,
+        user=opt_text,
+        undone=opt_text,
+        counts=st.dictionaries(word, ids, max_size=3),
+        messages=st.lists(
+            st.builds(
+                RunMessage,
+                source=text,
+                key=text,
+                message_id=text,
+                sender=text,
+                subject=text,
+                outcome=st.sampled_from(["logged", "rejected", "duplicate"]),
+                code=st.none() | word,
+                reason=text,
+                user=opt_text,
+                contacts=texts,
+                email_id=st.none() | ids,
+            ),
+            max_size=2,
+        ).map(tuple),
+        undo=st.just({"added": {}, "changed": [], "sources": {}, "files": []}),
+    ),
+    Forgotten: st.builds(Forgotten, id=ids, hash=text, at=opt_text),
+    Deleted: st.builds(Deleted, id=ids, identity=text, at=opt_text),
 }
 
 

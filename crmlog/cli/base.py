@@ -8,6 +8,7 @@ import gc
 import importlib
 import io
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -115,6 +116,28 @@ def iso_time(value: str | None, option: str) -> datetime | None:
     except ValueError:
         raise UsageError(f"{option}: {value!r} is not an ISO 8601 date or date-time") from None
     return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).astimezone(UTC)
+
+
+yes_option = click.option("--yes", is_flag=True, help="Do it without asking (needed when not on a terminal).")
+
+
+def confirm(yes: bool, question: str) -> None:
+    """LIFE-8: a destructive command asks on a terminal, and needs --yes elsewhere (cron, a
+    script): nothing is changed otherwise."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{question.rstrip('?')}: this removes data for good; add --yes to do it (nothing was changed)"
+        )
+    if not click.confirm(render.shown(question), default=False, err=True):
+        render.error("nothing was changed")
+        sys.exit(1)
+
+
+def took(started: float) -> str:
+    """How long a command's work took, for its last line."""
+    return f"in {time.perf_counter() - started:.2f} s"
 
 
 def listing(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[str]) -> None:

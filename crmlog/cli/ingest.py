@@ -19,7 +19,8 @@ from .base import Env, json_option, pass_env
 @click.option("--format", "fmt", type=click.Choice(["auto", "maildir", "mbox"]), default="auto", show_default=True)
 @click.option("--user", "login", default="", help="The login of the mailbox's owner (SESSION).")
 @click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")
-@click.option("--reprocess", is_flag=True, help="Read again messages decided on before.")
+@click.option("--reprocess", is_flag=True, help="Decide again messages decided on before (LIFE-1).")
+@click.option("--list", "list_messages", is_flag=True, help="Show what the run does (or would do) message by message.")
 @click.option(
     "--lock-timeout", type=float, default=LOCK_TIMEOUT, show_default=True, help="Seconds to wait for another run."
 )
@@ -40,6 +41,7 @@ def ingest(
     login: str,
     dry_run: bool,
     reprocess: bool,
+    list_messages: bool,
     lock_timeout: float,
     batch_size: int,
     as_json: bool,
@@ -64,8 +66,14 @@ def ingest(
     for problem in summary.problems:
         render.warn(problem)
     if as_json:
-        render.emit_json(summary.as_json())
+        render.emit_json(summary.as_json(listed=list_messages))
     elif not quiet:
+        if list_messages:
+            columns = ["outcome", "code", "from", "subject", "user", "contacts", "email_id"]
+            if reprocess:
+                columns += ["change", "before"]
+            rows = [{**m, "before": _before(m["before"])} for m in summary.messages]
+            render.table("Messages", rows, [*columns, "reason"])
         data = summary.as_json()
         rejections = data.pop("rejections")
         del data["mailbox_errors"]  # on stderr, below
@@ -75,3 +83,9 @@ def ingest(
         for problem in summary.mailbox_errors:
             render.error(problem)
         sys.exit(MailboxError.exit_code)
+
+
+def _before(before: dict[str, str | None] | None) -> str:
+    if not before:
+        return ""
+    return " ".join(str(v) for v in (before["outcome"], before["code"], before["user"]) if v)

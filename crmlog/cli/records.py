@@ -9,7 +9,7 @@ import click
 
 from ..records import Company, Contact, Deal, Email
 from ..show import find, render, views
-from ..store import Store
+from ..store import Store, edits
 from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
 
 
@@ -27,7 +27,8 @@ def deals() -> None:
 def deals_add(env: Env, name: str, contacts: tuple[str, ...], stage: str, created: str | None) -> None:
     """Add a deal."""
     with env.writer(create=False) as store:
-        store.add_deal(
+        edits.add_deal(
+            store,
             name=name,
             contacts=list(dict.fromkeys(email_address(c) for c in contacts)),
             stage=stage,
@@ -61,7 +62,7 @@ def deals_close(env: Env, deal_id: int, won: bool, lost: bool) -> None:
         raise click.UsageError("--won and --lost contradict each other: say one" if won else "say --won or --lost")
     stage = "won" if won else "lost"
     with env.writer(create=False) as store:
-        store.close_deal(deal_id, stage)
+        edits.edit_deal(store, find.deal(store, deal_id), stage=stage)
         store.commit()
     render.text(f"deal {deal_id} {stage}")
 
@@ -195,3 +196,6 @@ def contact_rows(store: Store) -> list[dict[str, Any]]:
 
 def company_rows(store: Store) -> list[dict[str, Any]]:
     return views.companies(store.read(Company), store.tally(Contact, "company"), store.tally(Email, "companies"))
+
+
+from . import corrections  # noqa: E402, F401  (the edit commands of these groups: LIFE-1..5)

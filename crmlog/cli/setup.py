@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from .. import config
 from ..model import normalize_login
 from ..records import TeamInbox, User
-from ..show import render, views
-from .base import Env, email_address, json_option, listing, pass_env, utc_now
+from ..show import find, render, views
+from ..store import edits
+from .base import Env, confirm, email_address, json_option, listing, pass_env, took, utc_now, yes_option
 
 
 @click.command()
@@ -48,7 +51,8 @@ def users_add(
 ) -> None:
     """Add a user."""
     with env.writer() as store:
-        store.add_user(
+        edits.add_user(
+            store,
             email=email_address(email),
             name=name,
             inboxes=list(dict.fromkeys(email_address(a) for a in inbox)),
@@ -71,8 +75,90 @@ def users_list(env: Env, as_json: bool) -> None:
         [views.user(u) for u in env.reader().read(User)],
         as_json,
         "Users",
-        ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access"],
+        ["id", "email", "name", "inboxes", "aliases", "logins", "seat", "personal_inbox_access", "active"],
     )
+
+
+@users.command("edit")
+@click.argument("email")
+@click.option("--name", help="A new name.")
+@click.option("--seat", type=click.Choice(["full", "read-only"]))
+@click.option("--inbox-permission/--no-inbox-permission", "permission", default=None, help="personal_inbox_access.")
+@click.option("--add-inbox", multiple=True, help="Connect a personal inbox, now (repeatable).")
+@click.option("--remove-inbox", multiple=True, help="Disconnect a personal inbox (repeatable).")
+@click.option("--add-alias", multiple=True, help="An alias address (repeatable).")
+@click.option("--remove-alias", multiple=True, help="Remove an alias (repeatable).")
+@click.option("--add-login", multiple=True, help="A SASL login (repeatable).")
+@click.option("--remove-login", multiple=True, help="Remove a login (repeatable).")
+@pass_env
+def users_edit(
+    env: Env,
+    email: str,
+    name: str | None,
+    seat: str | None,
+    permission: bool | None,
+    add_inbox: tuple[str, ...],
+    remove_inbox: tuple[str, ...],
+    add_alias: tuple[str, ...],
+    remove_alias: tuple[str, ...],
+    add_login: tuple[str, ...],
+    remove_login: tuple[str, ...],
+) -> None:
+    """Change a user (LIFE-1): applies to messages decided from now on."""
+    with env.writer(create=False) as store:
+        user = edits.edit_user(
+            store,
+            find.user(store, email),
+            name=name,
+            seat=seat,
+            permission=permission,
+            add_inboxes=[email_address(a) for a in add_inbox],
+            remove_inboxes=[email_address(a) for a in remove_inbox],
+            add_aliases=[email_address(a) for a in add_alias],
+            remove_aliases=[email_address(a) for a in remove_alias],
+            add_logins=[normalize_login(x) for x in add_login if normalize_login(x)],
+            remove_logins=[normalize_login(x) for x in remove_login if normalize_login(x)],
+            now=utc_now(),
+        )
+        store.commit()
+    render.text(f"changed user {user.id}: {user.email}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@pass_env
+def users_deactivate(env: Env, email: str) -> None:
+    """A user who left (LIFE-2): their history stays; their new mail is rejected."""
+    with env.writer(create=False) as store:
+        user = edits.set_active(store, find.user(store, email), False)
+        store.commit()
+    render.text(f"deactivated user {user.id}: {user.email} (their new mail is rejected user-deactivated)")
+
+
+@users.command("activate")
+@click.argument("email")
+@pass_env
+def users_activate(env: Env, email: str) -> None:
+    """Let a deactivated user log mail again."""
+    with env.writer(create=False) as store:
+        user = edits.set_active(store, find.user(store, email), True)
+        store.commit()
+    render.text(f"activated user {user.id}: {user.email}")
+
+
+@users.command("remove")
+@click.argument("email")
+@yes_option
+@pass_env
+def users_remove(env: Env, email: str, yes: bool) -> None:
+    """Remove a user added by mistake: only while no e-mail is attributed to them (LIFE-2)."""
+    with env.writer(create=False) as store:
+        user = find.user(store, email)
+        started = time.perf_counter()
+        edits.remove_user(store, user)
+        confirm(yes, f"remove the user {user.email}?")
+        store.commit()
+    render.text(f"removed user {user.id}: {user.email} {took(started)}")
 
 
 @click.group("team-inboxes")
@@ -87,7 +173,9 @@ def team_inboxes() -> None:
 def team_inboxes_add(env: Env, address: str, connected_by: str) -> None:
     """Connect a team inbox."""
     with env.writer(create=False) as store:
-        store.add_team_inbox(address=email_address(address), connected_by=email_address(connected_by), now=utc_now())
+        edits.add_team_inbox(
+            store, address=email_address(address), connected_by=email_address(connected_by), now=utc_now()
+        )
         store.commit()
     render.text(f"added team inbox {email_address(address)}")
 

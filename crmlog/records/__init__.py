@@ -9,10 +9,24 @@ Text from a message is kept exactly as it came (SEC-5 is the views' job).
 from .base import Doc, R, Record, doc_value
 from .crm import Company, Contact, Deal
 from .emails import BodyRef, Credit, Email, EmailBody, ForwardInfo, StoredAttachment
+from .erased import Deleted, Forgotten
 from .outcomes import Notice, Rejection
+from .runs import Run, RunMessage
 from .team import Seat, TeamInbox, User
 
-KINDS: tuple[type[Record], ...] = (User, TeamInbox, Contact, Company, Deal, Email, Rejection, Notice)
+KINDS: tuple[type[Record], ...] = (
+    User,
+    TeamInbox,
+    Contact,
+    Company,
+    Deal,
+    Email,
+    Rejection,
+    Notice,
+    Run,
+    Forgotten,
+    Deleted,
+)
 
 __all__ = [
     "KINDS",
@@ -21,14 +35,18 @@ __all__ = [
     "Contact",
     "Credit",
     "Deal",
+    "Deleted",
     "Doc",
     "Email",
     "EmailBody",
+    "Forgotten",
     "ForwardInfo",
     "Notice",
     "R",
     "Record",
     "Rejection",
+    "Run",
+    "RunMessage",
     "Seat",
     "StoredAttachment",
     "TeamInbox",

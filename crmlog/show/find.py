@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from ..errors import NotFound
 from ..model import normalize_email, normalize_message_id
-from ..records import Company, Contact, Email
+from ..records import Company, Contact, Deal, Email, Run, User
 from ..store import Store
 
 
 def contact(store: Store, email: str) -> Contact:
+    """By its address, or by an address merged into it (LIFE-4)."""
     wanted, email = email, normalize_email(email)
     found = next(store.read(Contact, where={"email": email}), None) if email else None
+    if found is None and email:
+        found = next(store.read(Contact, where={"aliases": email}), None)
     if found is None:
         raise NotFound(f"no contact with e-mail {wanted}")
     return found
@@ -39,3 +42,25 @@ def email(store: Store, id_or_message_id: str) -> Email:
         if matches:
             return min(matches, key=lambda e: e.id)
     raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
+
+
+def user(store: Store, email: str) -> User:
+    wanted, email = email, normalize_email(email)
+    found = next((u for u in store.users if u.email == email), None) if email else None
+    if found is None:
+        raise NotFound(f"no user with e-mail {wanted}")
+    return found
+
+
+def deal(store: Store, deal_id: int) -> Deal:
+    found = store.get(Deal, deal_id)
+    if found is None:
+        raise NotFound(f"no deal with id {deal_id}")
+    return found
+
+
+def run(store: Store, run_id: int) -> Run:
+    found = store.get(Run, run_id)
+    if found is None:
+        raise NotFound(f"no run with id {run_id} (`crmlog runs list` shows the runs)")
+    return found

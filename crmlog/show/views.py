@@ -35,6 +35,7 @@ def user(u: User) -> Row:
         "logins": list(u.logins),
         "seat": str(u.seat),
         "personal_inbox_access": u.personal_inbox_access,
+        "active": u.active,
     }
 
 
@@ -66,6 +67,7 @@ def contact(c: Contact, deals: Iterable[Deal], emails: Iterable[Email]) -> Row:
         "name": c.name,
         "source": c.source,
         "company": c.company,
+        "aliases": list(c.aliases),
         "deals": [{"id": d.id, "name": d.name, "stage": d.stage} for d in deals],
         "emails": [email_summary(e) for e in emails],
     }

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class FileBlobs:
         self._pending: list[bytes] = []
         self._size = 0
         self._attachments_unsynced = False
+        self._new_attachments: list[str] = []
+        self._written: list[str] = []
 
     @property
     def pending_bytes(self) -> int:
@@ -66,6 +68,7 @@ class FileBlobs:
             self.attachments_dir.mkdir(mode=0o700, exist_ok=True)
             write_file_atomically(target, data, sync_dir=False)  # the directory: once, at flush
             self._attachments_unsynced = True
+            self._new_attachments.append(f"attachments/{sha256}")
         except OSError as exc:
             raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
 
@@ -87,10 +90,13 @@ class FileBlobs:
             if self._attachments_unsynced:
                 fsync_dir(self.attachments_dir)
                 self._attachments_unsynced = False
+            self._written += self._new_attachments
+            self._new_attachments = []
             if not self._pending:
                 return {}
             self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
             write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
+            self._written.append(f"bodies/{self.next:06d}.pack")
         except OSError as exc:
             raise StorageIOError(
                 f"cannot write the bodies and attachments beside the database ({exc.strerror}); "
@@ -102,3 +108,31 @@ class FileBlobs:
 
     def discard(self) -> None:
         self._pending, self._size = [], 0
+
+    def written(self) -> tuple[str, ...]:
+        """The files made durable by the flushes since the last call (a run's undo journal)."""
+        written, self._written = tuple(self._written), []
+        return written
+
+    def pack_of(self, ref: BodyRef) -> str:
+        return f"bodies/{ref[0]:06d}.pack"
+
+    def remove(self, names: Iterable[str]) -> None:
+        """Delete files no record points to any more: an undone run's packs and attachments, a
+        pack rewritten without a forgotten or deleted body. Only names this store makes."""
+        if not self.writing:
+            return
+        dirs = {"bodies": self.bodies_dir, "attachments": self.attachments_dir}
+        for name in names:
+            kind, _, file = name.partition("/")
+            if kind not in dirs or not file or "/" in file or file.startswith("."):
+                continue
+            try:
+                (dirs[kind] / file).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageIOError(f"cannot remove {dirs[kind] / file}: {exc.strerror}") from None
+        for folder in dirs.values():
+            if folder.exists():
+                fsync_dir(folder)

@@ -8,24 +8,27 @@ the batch is visible to the rules through `view()`, over the engine's own lookup
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound, UsageError
 from ..model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed, iso
 from ..records import (
     Company,
     Contact,
     Deal,
+    Doc,
     Email,
     EmailBody,
     Notice,
     Record,
     Rejection,
-    Seat,
+    Run,
+    RunMessage,
     StoredAttachment,
     TeamInbox,
     User,
@@ -34,6 +37,7 @@ from . import project
 from .engine import Changes, Engine
 from .export import save_attachments
 from .jsonfile import LOCK_TIMEOUT, JsonEngine
+from .runs import Outcome, RunState, changes_anything
 from .state import SourceStates
 
 
@@ -59,7 +63,20 @@ class _View:
         return tuple(d for d in deals if d.is_open)
 
     def is_logged(self, identity: str) -> bool:
-        return identity in self._store._new_logged or self._store.engine.is_logged(identity)
+        """Under --reprocess, a message logged before is decided again (LIFE-1, LIFE-7); one
+        logged and deleted stays decided (LIFE-5)."""
+        store = self._store
+        if identity in store._new_logged:
+            return True
+        if store.reprocess:
+            return store.engine.is_logged(identity) and store.engine.email_id(identity) is None
+        return store.engine.is_logged(identity)
+
+    def is_forgotten(self, email: str) -> bool:
+        return self._store.engine.is_forgotten(self._store.keyed_hash(email))
+
+    def deal(self, id: int) -> Deal | None:
+        return next((d for d in self._store._new_deals if d.id == id), None) or self._store.engine.get(Deal, id)
 
 
 class Store:
@@ -75,19 +92,31 @@ class Store:
             engine.close()
             raise
         self.sources = SourceStates(engine.source_states())  # ONCE-2: what the next run needs
+        self.reprocess = False
+        self.listed: list[RunMessage] = []  # what this run did, message by message (LIFE-6, LIFE-7)
+        self._run: RunState | None = None
         self._view = _View(self)
         self._reset()
+        garbage = engine.meta().get("garbage")
+        if garbage and getattr(engine, "writing", False):  # files an interrupted removal left
+            self.blobs.remove(garbage)
+            self._meta["garbage"] = []
 
     def _reset(self) -> None:
         self._added: list[Record] = []
         self._replaced: list[Record] = []
         self._removed: list[tuple[str, int]] = []
+        self._restored: list[tuple[str, int, Doc]] = []
+        self._dropped_sources: list[str] = []
+        self._put_sources: list[Doc] = []
         self._meta: dict[str, Any] = {}
         self._new_contacts: dict[str, Contact] = {}
         self._new_companies: set[str] = set()
         self._new_logged: set[str] = set()
         self._new_rejections: dict[str, Rejection] = {}
         self._new_deals: list[Deal] = []
+        self._listed_ids: list[tuple[int, int]] = []  # (index in self.listed, index in self._added)
+        self._garbage: list[str] = []
 
     @classmethod
     def reader(cls, path: Path) -> Store:
@@ -136,24 +165,104 @@ class Store:
         return int(self.blobs.pending_bytes)
 
     def commit(self) -> list[int]:
-        """Write the batch: the blobs first (durable), then the records that point to them.
-        Returns the ids the batch's new records got, in the order they were added."""
+        """Write the batch: the blobs first (durable), then the records that point to them,
+        with the run's progress and undo journal; then remove the files that the batch left
+        no record pointing to (named in the same write first, so that a crash between the two
+        leaves them to the next writer). Returns the ids the batch's new records got, in the
+        order they were added."""
         meta = {**self._meta, **self.blobs.flush()}
+        if self._garbage:
+            meta["garbage"] = self._garbage
         changes = Changes(
             added=tuple(self._added),
             replaced=tuple(self._replaced),
             removed=tuple(self._removed),
-            sources=tuple(self.sources.changed()),
+            restored=tuple(self._restored),
+            sources=(*self.sources.changed(), *self._put_sources),
+            dropped_sources=tuple(self._dropped_sources),
             meta=meta,
         )
+        files = self.blobs.written()
+        if self._run is not None and (self._run.recorded or changes_anything(changes)):
+            changes = replace(changes, run=self._run.progress(self.listed, files))
         ids = self.engine.write(changes)
-        if any(isinstance(r, (User, TeamInbox)) for r in changes.added):
+        for listed, added in self._listed_ids if self._run is not None else ():  # a dry run's ids are none
+            self.listed[listed] = replace(self.listed[listed], email_id=ids[added])
+        if self._garbage:
+            self.blobs.remove(self._garbage)
+            self._meta["garbage"] = []  # written with the next batch
+        team = (User, TeamInbox)
+        if any(isinstance(r, team) for r in (*changes.added, *changes.replaced)) or any(
+            t in ("users", "team_inboxes") for t, _ in changes.removed
+        ):
             self.users, self.team_inboxes = tuple(self.engine.read(User)), tuple(self.engine.read(TeamInbox))
         self._reset()
         return ids
 
-    def _add(self, record: Record) -> None:
+    # the batch's primitives, for the edits (edits.py, erase.py) and undo (runs.py)
+
+    def add(self, record: Record) -> None:
         self._added.append(record)
+        if isinstance(record, Deal):
+            self._new_deals.append(record)
+
+    _add = add
+
+    def replace(self, record: Record) -> None:
+        self._replaced.append(record)
+
+    def remove(self, record: Record) -> None:
+        self._removed.append((record.TABLE, record.id))
+
+    def remove_id(self, table: str, id: int) -> None:
+        self._removed.append((table, id))
+
+    def put_source(self, doc: Doc) -> None:
+        """A mailbox state written as it is (undo puts one back)."""
+        self._put_sources.append(doc)
+
+    def restore(self, table: str, id: int, doc: Doc) -> None:
+        self._restored.append((table, id, doc))
+
+    def drop_source(self, source: str) -> None:
+        self._dropped_sources.append(source)
+
+    def discard_files(self, names: Iterable[str]) -> None:
+        """Files no record will point to once the batch is written: removed after it."""
+        self._garbage.extend(names)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = value
+
+    def keyed_hash(self, email: str) -> str:
+        """LIFE-3: the address under the database's own secret (none yet: nothing is forgotten)."""
+        secret = self._meta.get("secret") or self.engine.meta().get("secret")
+        if not secret:
+            return ""
+        return hmac.new(bytes.fromhex(secret), email.encode(), hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------ runs (LIFE-6)
+
+    def begin_run(
+        self, *, paths: Iterable[str], user: str | None, now: datetime, reprocess: bool = False, record: bool = True
+    ) -> None:
+        """What follows is an ingest run: recorded from its first write on (a run that finds
+        nothing new writes nothing, and is not recorded; nor is a dry run)."""
+        self.reprocess = reprocess
+        if record:
+            self._run = RunState(id=self.engine.next_id(Run), started=iso(now) or "", paths=tuple(paths), user=user)
+
+    @property
+    def run_id(self) -> int | None:
+        """The run's id, once something of it is written."""
+        return self._run.id if self._run is not None and self._run.recorded else None
+
+    def run_counts(self, counts: Mapping[str, int], *, finished: datetime | None = None) -> None:
+        if self._run is None:
+            return
+        self._run.counts = dict(counts)
+        if finished is not None:
+            self._run.finished = iso(finished)
 
     # ------------------------------------------------------------ ingest
 
@@ -161,19 +270,70 @@ class Store:
         """Record a message whose header block named no logging address (ADDR-2) as decided."""
         self.sources.mark(item)
 
+    def stored_outcome(self, identity: str) -> Outcome | None:
+        """What is stored of a message (LIFE-7: `before`): logged (by whom) or rejected (why)."""
+        email_id = self.engine.email_id(identity)
+        if email_id is not None:
+            email = self.engine.get(Email, email_id)
+            return Outcome("logged", None, email.user if email else None)
+        rejection_id = self.engine.rejection_id(identity)
+        if rejection_id is not None:
+            rejection = self.engine.get(Rejection, rejection_id)
+            return Outcome("rejected", rejection.code if rejection else None, None)
+        return None
+
     def apply(self, item: RawMessage, message: Message | None, decision: Decision, *, now: datetime) -> int:
         """Record one decided message: its records and its source state go in the same batch.
         Returns the number of contacts created."""
         created = 0
         if isinstance(decision, Accepted):
             assert message is not None  # only a parsed message can be accepted
-            created = self._log(project.logged(item, message, decision, now))
+            logged = project.logged(item, message, decision, now)
+            same = self._same_as_stored(logged.email)
+            if same is None:
+                created = self._log(logged)
+                self._listed_ids.append((len(self.listed), len(self._added) - 1 - len(logged.notices)))
+            else:
+                self._new_logged.add(logged.email.identity)
+                self.listed.append(replace(project.listed(item, message, decision), email_id=same))
+                self.sources.mark(item)
+                return 0
         elif isinstance(decision, Rejected):
-            self._reject(project.rejection(item, message, decision, now))
+            rejection = project.rejection(item, message, decision, now)
+            if rejection.sender and self._view.is_forgotten(rejection.sender):
+                rejection = replace(rejection, sender="")  # LIFE-3: no record names an erased address
+            self._unlog(rejection.identity)
+            self._reject(rejection)
         else:
             assert isinstance(decision, (Skipped, Duplicate))
+        if not isinstance(decision, Skipped):
+            self.listed.append(project.listed(item, message, decision))
         self.sources.mark(item)
         return created
+
+    def _same_as_stored(self, email: Email) -> int | None:
+        """Under --reprocess, a message logged before and decided the same way again is left
+        as it is (its id); decided otherwise, the new outcome replaces the stored one."""
+        stored_id = self.engine.email_id(email.identity) if self.reprocess else None
+        stored = self.engine.get(Email, stored_id) if stored_id is not None else None
+        if stored is None:
+            return None
+        same = (stored.user, stored.rule, stored.contacts, stored.deals) == (
+            email.user,
+            email.rule,
+            email.contacts,
+            email.deals,
+        )
+        if not same:
+            self._removed.append(("emails", stored.id))
+            return None
+        return stored.id
+
+    def _unlog(self, identity: str) -> None:
+        """Under --reprocess, a message logged before and rejected now is no longer logged."""
+        stored = self.engine.email_id(identity) if self.reprocess else None
+        if stored is not None and ("emails", stored) not in self._removed:
+            self._removed.append(("emails", stored))
 
     def _log(self, logged: project.Logged) -> int:
         created = self._create_contacts(logged.contacts, logged.companies)
@@ -235,55 +395,3 @@ class Store:
 
     def set_summary_sent(self, when: datetime) -> None:
         self._meta["summary_sent"] = iso(when)
-
-    # ------------------------------------------------------------ team and CRM edits
-
-    # Edits join the batch too; commit() returns the ids they get.
-
-    def add_user(
-        self,
-        *,
-        email: str,
-        name: str,
-        inboxes: Iterable[str],
-        aliases: Iterable[str],
-        logins: Iterable[str],
-        seat: str,
-        permission: bool,
-        now: datetime,
-    ) -> None:
-        if any(u.email == email for u in self.users):
-            raise UsageError(f"a user with e-mail {email} exists already")
-        at = iso(now) or ""
-        user = User(
-            email=email,
-            name=name,
-            inboxes=tuple((a, at) for a in inboxes),
-            aliases=tuple(aliases),
-            logins=tuple(logins),
-            seat=Seat(seat),
-            personal_inbox_access=permission,
-            created=at,
-        )
-        self._add(user)
-        self.users = (*self.users, user)
-
-    def add_team_inbox(self, *, address: str, connected_by: str, now: datetime) -> None:
-        if not any(u.email == connected_by for u in self.users):
-            raise NotFound(f"no user with e-mail {connected_by}")
-        if any(t.address == address for t in self.team_inboxes):
-            raise UsageError(f"the team inbox {address} exists already")
-        inbox = TeamInbox(address=address, connected_by=connected_by, connected_at=iso(now))
-        self._add(inbox)
-        self.team_inboxes = (*self.team_inboxes, inbox)
-
-    def add_deal(self, *, name: str, contacts: Iterable[str], stage: str, created: datetime) -> None:
-        deal = Deal(name=name, stage=stage, created=iso(created) or "", contacts=tuple(contacts))
-        self._add(deal)
-        self._new_deals.append(deal)
-
-    def close_deal(self, deal_id: int, stage: str) -> None:
-        deal = self.get(Deal, deal_id)
-        if deal is None:
-            raise NotFound(f"no deal with id {deal_id}")
-        self._replaced.append(replace(deal, stage=stage))

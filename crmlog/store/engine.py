@@ -12,7 +12,7 @@ batch's changes, makes the blobs durable first, then hands the batch to `write`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,14 +20,29 @@ from ..records import BodyRef, Contact, Deal, Doc, EmailBody, R, Record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunProgress:
+    """A batch of an ingest run (LIFE-6): the run's document gets `fields`, the `messages`
+    listed after those it has, and the batch's undo journal (journal.py), in the same write."""
+
+    id: int
+    fields: Mapping[str, Any]
+    messages: tuple[Doc, ...] = ()
+    files: tuple[str, ...] = ()  # body packs and attachment files this batch wrote
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Changes:
-    """One batch: written all or nothing, in this order: removals, replacements, additions."""
+    """One batch: written all or nothing, in this order: removals, restorations, replacements,
+    additions."""
 
     added: tuple[Record, ...] = ()
     replaced: tuple[Record, ...] = ()  # by id, whole
     removed: tuple[tuple[str, int], ...] = ()  # (table, id)
+    restored: tuple[tuple[str, int, Doc], ...] = ()  # documents put back under their own ids (undo)
     sources: tuple[Doc, ...] = ()  # mailbox states, by their "source" (ONCE-2)
+    dropped_sources: tuple[str, ...] = ()  # mailbox states removed (undo of a run that made them)
     meta: Mapping[str, Any] = field(default_factory=dict)  # settings of the database itself
+    run: RunProgress | None = None
 
 
 class Engine(Protocol):
@@ -71,7 +86,25 @@ class Engine(Protocol):
 
     def deals_of(self, email: str) -> tuple[Deal, ...]: ...
 
-    def is_logged(self, identity: str) -> bool: ...
+    def is_logged(self, identity: str) -> bool:
+        """Logged, or logged and deleted since (LIFE-5: it stays decided)."""
+        ...
+
+    def email_id(self, identity: str) -> int | None:
+        """The logged e-mail of a message (ONCE-1 identity)."""
+        ...
+
+    def is_forgotten(self, hashed: str) -> bool:
+        """LIFE-3: an erased address's keyed hash is on record."""
+        ...
+
+    def next_id(self, kind: type[Record]) -> int:
+        """The id the next record of `kind` will get (the writer is alone: ONCE-4)."""
+        ...
+
+    def document(self, table: str, id: int) -> Doc | None:
+        """A stored document as it is (for a run's undo journal)."""
+        ...
 
     def rejection_id(self, identity: str) -> int | None: ...
 
@@ -91,6 +124,18 @@ class Blobs(Protocol):
     def body(self, ref: BodyRef) -> EmailBody: ...
 
     def add_attachment(self, sha256: str, data: bytes) -> None: ...
+
+    def written(self) -> tuple[str, ...]:
+        """The files made durable by the flushes since the last call (a run's undo journal)."""
+        ...
+
+    def pack_of(self, ref: BodyRef) -> str:
+        """The name of the file a body is kept in, as `written` and `remove` name files."""
+        ...
+
+    def remove(self, names: Iterable[str]) -> None:
+        """Delete files no record points to any more (an undone run's, a forgotten body's pack)."""
+        ...
 
     def attachment(self, sha256: str) -> bytes | None: ...
 

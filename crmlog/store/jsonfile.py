@@ -22,10 +22,10 @@ import filelock
 from tinydb import TinyDB
 
 from ..errors import DataError, NoDatabase, StorageIOError
-from ..records import Company, Contact, Deal, Doc, Email, R, Record, Rejection, doc_value
-from . import schema
+from ..records import Company, Contact, Deal, Deleted, Doc, Email, Forgotten, R, Record, Rejection, doc_value
+from . import journal, schema
 from .blobs import FileBlobs
-from .engine import Changes
+from .engine import Changes, RunProgress
 from .files import AtomicJSONStorage, remove_stale_temp_files
 from .lock import take_lock
 
@@ -73,7 +73,9 @@ class JsonEngine:
         self._contacts: dict[str, Contact] | None = None
         self._companies: set[str] | None = None
         self._deals: dict[str, list[Deal]] | None = None
-        self._logged: set[str] | None = None
+        self._logged: dict[str, int] | None = None
+        self._deleted: set[str] | None = None
+        self._forgotten: set[str] | None = None
         self._rejected: dict[str, int] | None = None
         self._failed = False
 
@@ -153,8 +155,13 @@ class JsonEngine:
     # ------------------------------------------------------------ the rules' lookups
 
     def contact(self, email: str) -> Contact | None:
+        """By its address, or by the address of a contact merged into it (LIFE-4)."""
         if self._contacts is None:
-            self._contacts = {c.email: c for c in self.read(Contact)}
+            self._contacts = {}
+            for c in self.read(Contact):
+                self._contacts[c.email] = c
+                for alias in c.aliases:
+                    self._contacts.setdefault(alias, c)
         return self._contacts.get(email)
 
     def has_company(self, domain: str) -> bool:
@@ -171,9 +178,25 @@ class JsonEngine:
         return tuple(self._deals.get(email, ()))
 
     def is_logged(self, identity: str) -> bool:
+        if self._deleted is None:
+            self._deleted = {d["identity"] for d in self._table("deleted").values()}
+        return self.email_id(identity) is not None or identity in self._deleted
+
+    def email_id(self, identity: str) -> int | None:
         if self._logged is None:
-            self._logged = {str(d.get("identity") or d["message_id"]) for d in self._table("emails").values()}
-        return identity in self._logged
+            self._logged = {str(d.get("identity") or d["message_id"]): int(i) for i, d in self._table("emails").items()}
+        return self._logged.get(identity)
+
+    def is_forgotten(self, hashed: str) -> bool:
+        if self._forgotten is None:
+            self._forgotten = {d["hash"] for d in self._table("forgotten").values()}
+        return hashed in self._forgotten
+
+    def next_id(self, kind: type[Record]) -> int:
+        return max(map(int, self._table(kind.TABLE)), default=0) + 1
+
+    def document(self, table: str, id: int) -> Doc | None:
+        return self._table(table).get(str(id))
 
     def rejection_id(self, identity: str) -> int | None:
         if self._rejected is None:
@@ -188,6 +211,7 @@ class JsonEngine:
         the data in memory holds a batch the file does not: the engine refuses to go on."""
         if self._failed:
             raise StorageIOError(f"an earlier write of the database {self.path} failed; open it again")
+        undo = self._journal(changes)
         by_table: dict[str, list[int]] = {}
         for table, doc_id in changes.removed:
             by_table.setdefault(table, []).append(doc_id)
@@ -198,6 +222,10 @@ class JsonEngine:
             else:
                 self._forget(table)
             self._db.table(table).remove(doc_ids=doc_ids)
+        for table, doc_id, doc in changes.restored:
+            self._storage.data.setdefault(table, {})[str(doc_id)] = doc
+            self._storage.dirty = True
+            self._forget(table)
         for record in changes.replaced:  # whole: a field left out is gone, not kept
             docs = self._table(record.TABLE)
             if str(record.id) not in docs:
@@ -216,6 +244,16 @@ class JsonEngine:
                 self._indexed(record, doc_id)
         for doc in changes.sources:
             self._put_source(doc)
+        for source in changes.dropped_sources:
+            dropped = self._sources.pop(source, None)
+            if dropped is not None:
+                del self._storage.data["sources"][str(dropped)]
+                self._storage.dirty = True
+        if undo is not None:
+            assert changes.run is not None
+            for n, record in enumerate(changes.added):
+                journal.note_added(undo, record.TABLE, [ids[n]])
+            self._put_run(changes.run, undo)
         if changes.meta:
             self._meta.update(changes.meta)
             self._storage.dirty = True
@@ -229,6 +267,33 @@ class JsonEngine:
                 ) from None
         return ids
 
+    def _journal(self, changes: Changes) -> Doc | None:
+        """The undo journal of the run this batch belongs to, with what the batch is about to
+        replace, remove and move on noted as it is now (journal.py)."""
+        if changes.run is None:
+            return None
+        run = self._table("runs").get(str(changes.run.id))
+        undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
+        undo["changed"] = list(undo["changed"])
+        for table, doc_id in changes.removed:
+            journal.note_before(undo, table, doc_id, self.document(table, doc_id))
+        for record in changes.replaced:
+            journal.note_before(undo, record.TABLE, record.id, self.document(record.TABLE, record.id))
+        for doc in changes.sources:
+            source_id = self._sources.get(doc["source"])
+            journal.note_source(undo, self.document("sources", source_id) if source_id else None, doc)
+        undo["files"] = [*undo["files"], *changes.run.files]
+        return undo
+
+    def _put_run(self, progress: RunProgress, undo: Doc) -> None:
+        runs = self._storage.data.setdefault("runs", {})
+        doc = dict(runs.get(str(progress.id)) or {"messages": []})
+        doc.update(progress.fields)
+        doc["messages"] = [*doc.get("messages", ()), *progress.messages]
+        doc["undo"] = undo
+        runs[str(progress.id)] = doc
+        self._storage.dirty = True
+
     def _forget(self, table: str) -> None:
         """A lookup over `table` is built again when next asked for (after a replacement or a
         removal, which ingest never makes; rejections, which it does remove, are kept up to date)."""
@@ -240,6 +305,10 @@ class JsonEngine:
             self._deals = None
         elif table == "emails":
             self._logged = None
+        elif table == "deleted":
+            self._deleted = None
+        elif table == "forgotten":
+            self._forgotten = None
         elif table == "rejections":
             self._rejected = None
 
@@ -247,7 +316,9 @@ class JsonEngine:
         if isinstance(record, Contact) and self._contacts is not None:
             self._contacts[record.email] = replace(record, id=doc_id)
         elif isinstance(record, Email) and self._logged is not None:
-            self._logged.add(record.identity)
+            self._logged[record.identity] = doc_id
+        elif isinstance(record, (Deleted, Forgotten)):
+            self._forget(record.TABLE)
         elif isinstance(record, Rejection) and self._rejected is not None:
             self._rejected[record.identity] = doc_id
         elif isinstance(record, Company) and self._companies is not None:

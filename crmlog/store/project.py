@@ -4,11 +4,22 @@ the unit of work (db.py) hands the result to an engine, and only it knows what e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ..model import Accepted, Attachment, Message, OversizedPart, RawMessage, Rejected, iso, raw_identity
-from ..records import Company, Contact, Credit, Email, EmailBody, Notice, Rejection, StoredAttachment
+from ..model import (
+    Accepted,
+    Attachment,
+    DealAddress,
+    Duplicate,
+    Message,
+    OversizedPart,
+    RawMessage,
+    Rejected,
+    iso,
+    raw_identity,
+)
+from ..records import Company, Contact, Credit, Email, EmailBody, Notice, Rejection, RunMessage, StoredAttachment
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,7 +31,7 @@ class Logged:
     email: Email
     body: EmailBody
     contents: tuple[Attachment, ...]  # the kept attachments' bytes, stored under their SHA-256
-    notices: tuple[Notice, ...]  # LIM-2
+    notices: tuple[Notice, ...]  # LIM-2, BCC-5
 
 
 def rejection(item: RawMessage, message: Message | None, decision: Rejected, now: datetime) -> Rejection:
@@ -95,7 +106,7 @@ def logged(raw: RawMessage, message: Message, d: Accepted, now: datetime) -> Log
         email=email,
         body=body,
         contents=d.kept_attachments,
-        notices=delivery_errors(message, d, now),
+        notices=delivery_errors(message, d, now) + unknown_deals(message, d, now),
     )
 
 
@@ -112,3 +123,55 @@ def delivery_errors(message: Message, d: Accepted, now: datetime) -> tuple[Notic
         )
         for dropped in d.dropped_attachments
     )
+
+
+def listed(item: RawMessage, message: Message | None, decision: Accepted | Rejected | Duplicate) -> RunMessage:
+    """One row of a run's listing (`ingest --list`, `runs show`; LIFE-6, LIFE-7)."""
+    row = RunMessage(
+        source=item.source,
+        key=item.key,
+        message_id=message.message_id if message else "",
+        sender=message.sender.email if message and message.sender else "",
+        subject=message.subject[:300] if message else "",
+        outcome="duplicate",
+    )
+    if isinstance(decision, Accepted):
+        return replace(
+            row,
+            outcome="logged",
+            user=decision.attribution.user,
+            contacts=decision.contacts,
+            reason=f"credited by {decision.attribution.rule}",
+        )
+    if isinstance(decision, Rejected):
+        return replace(row, outcome="rejected", code=str(decision.code), reason=decision.reason)
+    return replace(row, reason="logged already (ONCE-1)")
+
+
+def unknown_deals(message: Message, d: Accepted, now: datetime) -> tuple[Notice, ...]:
+    """An `unknown-deal` notice for the sending user per `+deal-` sub-address of a logging
+    address that names no deal (BCC-5): the e-mail was logged all the same."""
+    instead = (
+        "with the other deals its address names" if d.deals_named else "as usual: with the contact's newest open deals"
+    )
+    return tuple(
+        Notice(
+            kind="unknown-deal",
+            user=d.attribution.user,
+            message_id=message.message_id,
+            detail=f"the e-mail was sent to {_written(sub)} but {_no_deal(sub)}; it was associated {instead}",
+            date=iso(now),
+        )
+        for sub in d.unknown_deals
+    )
+
+
+def _written(sub: DealAddress) -> str:
+    local, _, domain = sub.address.rpartition("@")
+    return f"{local}+{sub.tag}@{domain}"
+
+
+def _no_deal(sub: DealAddress) -> str:
+    if sub.deal_id is None:
+        return f"{sub.tag.removeprefix('deal-')!r} after '+deal-' is not a deal number"
+    return f"there is no deal {sub.deal_id}"

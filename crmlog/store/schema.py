@@ -12,8 +12,10 @@ from typing import Any
 from .. import jsonio
 from ..errors import DataError, StorageIOError
 
-SCHEMA_VERSION = 2  # 1: a `seen` record per message, bodies inline (read, and upgraded on write)
-READABLE_SCHEMAS = (1, 2)
+SCHEMA_VERSION = 3  # 1: a `seen` record per message, bodies inline (read, and upgraded on write)
+# 2: before runs, merged contacts, deactivated users, erasures and deletions (LIFE-1..8): its
+# documents read as they are; a crmlog of schema 2 must not write a CRM that has them
+READABLE_SCHEMAS = (1, 2, 3)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -52,12 +54,15 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def upgrade(data: dict[str, Any]) -> bool:
-    """Schema 1 -> 2, in memory (written by the writer's first commit): the `seen` records
+    """Schema 1 -> 2 -> 3, in memory (written by the writer's first commit): the `seen` records
     become one state record per source. Bodies stored inline by schema 1 stay where they are.
     True when there was something to upgrade."""
     meta = next(iter(data["meta"].values()))
     if meta.get("schema") == SCHEMA_VERSION:
         return False
+    if meta.get("schema") == 2:  # 2 -> 3: new tables and fields, all optional
+        meta["schema"] = SCHEMA_VERSION
+        return True
     sources: dict[str, dict[str, Any]] = {}
     for doc in data.pop("seen", {}).values():
         source, key = doc["source"], doc["key"]

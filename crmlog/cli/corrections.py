@@ -1,0 +1,160 @@
+"""Correcting the CRM (LIFE-1, LIFE-3..5, LIFE-8): the edit, merge, forget and delete commands
+of the contacts, companies, deals and e-mails groups (records.py holds the groups and their
+views, and imports this module to register these)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..errors import InUse
+from ..records import Email
+from ..show import find, render
+from ..store import edits, erase
+from ..store.erase import Removed
+from .base import Env, confirm, email_address, pass_env, took, utc_now, yes_option
+from .records import companies, contacts, deals, emails
+
+
+@contacts.command("edit")
+@click.argument("email")
+@click.option("--name", help="A new name.")
+@click.option("--company", help="The contact's company (a domain; created if missing).")
+@click.option("--no-company", is_flag=True, help="The contact has no company.")
+@pass_env
+def contacts_edit(env: Env, email: str, name: str | None, company: str | None, no_company: bool) -> None:
+    """Change a contact's name or company (LIFE-1). E-mails logged before keep theirs."""
+    if company is not None and no_company:
+        raise click.UsageError("--company and --no-company contradict each other: say one")
+    with env.writer(create=False) as store:
+        found = find.contact(store, email)
+        domain: object = edits.KEEP
+        if no_company:
+            domain = None
+        elif company is not None:
+            domain = company.strip().lower()
+            if not domain or "@" in domain or " " in domain:
+                raise click.UsageError(f"--company: {company!r} is not a domain")
+        contact = edits.edit_contact(store, found, name=name, company=domain, now=utc_now())
+        store.commit()
+    render.text(f"changed contact {contact.email}")
+
+
+@contacts.command("merge")
+@click.argument("from_email")
+@click.argument("into_email")
+@yes_option
+@pass_env
+def contacts_merge(env: Env, from_email: str, into_email: str, yes: bool) -> None:
+    """Merge contact FROM_EMAIL into INTO_EMAIL (LIFE-4): its e-mails and deals move, and its
+    address logs on INTO_EMAIL from now on."""
+    with env.writer(create=False) as store:
+        source, into = find.contact(store, from_email), find.contact(store, into_email)
+        started = time.perf_counter()
+        moved = erase.merge(store, source, into)
+        confirm(yes, f"merge {source.email} into {into.email} ({describe(moved)})?")
+        store.commit()
+    render.text(f"merged {source.email} into {into.email}: {describe(moved)} {took(started)}")
+
+
+@contacts.command("forget")
+@click.argument("email")
+@yes_option
+@pass_env
+def contacts_forget(env: Env, email: str, yes: bool) -> None:
+    """Erase a contact for good (LIFE-3, an erasure request): the contact, the e-mails logged on
+    it alone with their bodies and attachments, its address in shared e-mails, and every
+    rejection and notice that names it. Later mail to it alone is not logged."""
+    with env.writer(create=False) as store:
+        wanted = email_address(email)
+        if any(wanted == u.email or wanted in dict(u.inboxes) or wanted in u.aliases for u in store.users):
+            raise InUse(f"{wanted} is a user's own address, not a contact's; nothing was forgotten")
+        contact = find.contact(store, wanted)
+        started = time.perf_counter()
+        removed = erase.forget(store, contact, utc_now())
+        names = ", ".join((contact.email, *contact.aliases))
+        confirm(yes, f"forget {names} ({describe(removed)})?")
+        store.commit()
+    render.text(f"forgot {names}: {describe(removed)} {took(started)}")
+
+
+@companies.command("edit")
+@click.argument("domain")
+@click.option("--name", help="A new name.")
+@pass_env
+def companies_edit(env: Env, domain: str, name: str | None) -> None:
+    """Change a company's name (LIFE-1)."""
+    with env.writer(create=False) as store:
+        company = edits.edit_company(store, find.company(store, domain), name=name)
+        store.commit()
+    render.text(f"changed company {company.domain}")
+
+
+@deals.command("edit")
+@click.argument("deal_id", type=int)
+@click.option("--name", help="A new name.")
+@click.option("--stage", type=click.Choice(["open", "won", "lost"]))
+@click.option("--add-contact", multiple=True, help="A contact's e-mail (repeatable).")
+@click.option("--remove-contact", multiple=True, help="A contact's e-mail (repeatable).")
+@pass_env
+def deals_edit(
+    env: Env,
+    deal_id: int,
+    name: str | None,
+    stage: str | None,
+    add_contact: tuple[str, ...],
+    remove_contact: tuple[str, ...],
+) -> None:
+    """Change a deal (LIFE-1): applies to messages decided from now on."""
+    with env.writer(create=False) as store:
+        deal = edits.edit_deal(
+            store,
+            find.deal(store, deal_id),
+            name=name,
+            stage=stage,
+            add_contacts=[email_address(c) for c in add_contact],
+            remove_contacts=[email_address(c) for c in remove_contact],
+        )
+        store.commit()
+    render.text(f"changed deal {deal.id}: {deal.name} ({deal.stage})")
+
+
+@deals.command("reopen")
+@click.argument("deal_id", type=int)
+@pass_env
+def deals_reopen(env: Env, deal_id: int) -> None:
+    """Open a won or lost deal again."""
+    with env.writer(create=False) as store:
+        deal = edits.edit_deal(store, find.deal(store, deal_id), stage="open")
+        store.commit()
+    render.text(f"deal {deal.id} open")
+
+
+@emails.command("delete")
+@click.argument("id_or_message_id")
+@yes_option
+@pass_env
+def emails_delete(env: Env, id_or_message_id: str, yes: bool) -> None:
+    """Delete a logged e-mail for good (LIFE-5): record, body and attachments. The message stays
+    decided: no later run logs it again, --reprocess included."""
+    with env.writer(create=False) as store:
+        email: Email = find.email(store, id_or_message_id)
+        started = time.perf_counter()
+        removed = erase.delete_email(store, email, utc_now())
+        confirm(yes, f"delete e-mail {email.id} <{email.message_id}> {email.subject!r}?")
+        store.commit()
+    render.text(f"deleted e-mail {email.id} <{email.message_id}>: {describe(removed)} {took(started)}")
+
+
+def describe(removed: Removed) -> str:
+    parts = [
+        (removed.emails, "e-mail(s) removed"),
+        (removed.emails_changed, "e-mail(s) changed"),
+        (removed.deals, "deal(s) changed"),
+        (removed.rejections, "rejection(s) removed"),
+        (removed.notices, "notice(s) removed"),
+        (removed.runs, "run listing(s) cleaned"),
+        (removed.files, "file(s) removed"),
+    ]
+    return ", ".join(f"{n:,} {what}" for n, what in parts if n) or "nothing else to change"

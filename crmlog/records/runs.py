@@ -1,0 +1,107 @@
+"""Ingest runs (LIFE-6): what each run read, decided and wrote, and what undoing it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from .base import Doc
+
+COUNTS = ("scanned", "logged", "rejected", "skipped", "duplicates", "contacts_created")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunMessage:
+    """One message a run decided on that was addressed to a logging address (`ingest --list`)."""
+
+    source: str
+    key: str
+    message_id: str
+    sender: str  # "from" in its document and row
+    subject: str
+    outcome: str  # logged | rejected | duplicate
+    code: str | None = None
+    reason: str = ""
+    user: str | None = None
+    contacts: tuple[str, ...] = ()
+    email_id: int | None = None
+
+    def to_doc(self) -> Doc:
+        return {
+            "source": self.source,
+            "key": self.key,
+            "message_id": self.message_id,
+            "from": self.sender,
+            "subject": self.subject,
+            "outcome": self.outcome,
+            "code": self.code,
+            "reason": self.reason,
+            "user": self.user,
+            "contacts": list(self.contacts),
+            "email_id": self.email_id,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Self:
+        return cls(
+            source=doc.get("source", ""),
+            key=doc.get("key", ""),
+            message_id=doc.get("message_id", ""),
+            sender=doc.get("from", ""),
+            subject=doc.get("subject", ""),
+            outcome=doc["outcome"],
+            code=doc.get("code"),
+            reason=doc.get("reason", ""),
+            user=doc.get("user"),
+            contacts=tuple(doc.get("contacts", ())),
+            email_id=doc.get("email_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """A recorded ingest run. `undo` is the engine's journal of what the run wrote (the ids it
+    added, the documents it changed as they were before, the mailbox states it moved on, the
+    files it wrote), kept until the run is undone; its form is the engine's own."""
+
+    TABLE: ClassVar[str] = "runs"
+
+    id: int = 0
+    started: str
+    finished: str | None = None  # None: the run was interrupted after a batch
+    paths: tuple[str, ...] = ()
+    user: str | None = None  # the session login (`--user`)
+    undone: str | None = None  # when it was undone
+    counts: dict[str, int] = field(default_factory=dict)
+    messages: tuple[RunMessage, ...] = ()
+    undo: Doc = field(default_factory=dict, repr=False)
+
+    def to_doc(self) -> Doc:
+        return {
+            "started": self.started,
+            "finished": self.finished,
+            "paths": list(self.paths),
+            "user": self.user,
+            "undone": self.undone,
+            "counts": dict(self.counts),
+            "messages": [m.to_doc() for m in self.messages],
+            "undo": self.undo,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Doc, id: int) -> Self:
+        return cls(
+            id=id,
+            started=doc["started"],
+            finished=doc.get("finished"),
+            paths=tuple(doc.get("paths", ())),
+            user=doc.get("user"),
+            undone=doc.get("undone"),
+            counts={k: int(v) for k, v in doc.get("counts", {}).items()},
+            messages=tuple(RunMessage.from_doc(m) for m in doc.get("messages", ())),
+            undo=doc.get("undo") or {},
+        )
+
+
+def count_of(counts: dict[str, Any], name: str) -> int:
+    return int(counts.get(name, 0))

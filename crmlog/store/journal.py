@@ -1,0 +1,79 @@
+"""A run's undo journal (LIFE-6), kept in its `runs` document and written in the same atomic
+write as each batch it accounts for: pure functions over stored documents, for any engine.
+
+    {"added": {table: [id, ...]},                 records the run added
+     "changed": [[table, id, document], ...],     records it replaced or removed, as before
+     "sources": {source: delta},                  mailbox states it moved on
+     "files": [name, ...]}                        body packs and attachment files it wrote
+
+A source's delta is {"new": true} (no state before the run), {"doc": <state before>} for an
+mbox (or a path that changed its kind), or for a Maildir folder the keys the run added and
+dropped, so that a cron run into a large folder journals what it did, not the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..records import Doc
+
+
+def empty() -> Doc:
+    return {"added": {}, "changed": [], "sources": {}, "files": []}
+
+
+def note_before(journal: Doc, table: str, id: int, before: Doc | None) -> None:
+    """A record about to be replaced or removed: its document as before the run, once, and
+    not for a record the run added itself (undo removes that one)."""
+    if before is None or id in journal["added"].get(table, ()):
+        return
+    if any(t == table and i == id for t, i, _ in journal["changed"]):
+        return
+    journal["changed"].append([table, id, before])
+
+
+def note_added(journal: Doc, table: str, ids: Iterable[int]) -> None:
+    journal["added"].setdefault(table, []).extend(ids)
+
+
+def note_source(journal: Doc, before: Doc | None, after: Doc) -> None:
+    """A mailbox state about to be written as `after`."""
+    source = after["source"]
+    delta = journal["sources"].get(source)
+    if before is None:
+        journal["sources"].setdefault(source, {"new": True})
+        return
+    if delta is not None and ("new" in delta or "doc" in delta):
+        return
+    if before["kind"] != "maildir" or after["kind"] != "maildir":
+        if delta is None:
+            journal["sources"][source] = {"doc": before}
+        return
+    delta = delta or {"added": [], "dropped": []}
+    old, new = set(before.get("keys", ())), set(after.get("keys", ()))
+    added, dropped = set(delta["added"]), set(delta["dropped"])
+    added |= new - old
+    gone = old - new
+    dropped |= gone - added
+    added -= gone
+    journal["sources"][source] = {"added": sorted(added), "dropped": sorted(dropped)}
+
+
+def undone_source(delta: Doc, current: Doc | None) -> Doc | None:
+    """A mailbox state as it was before the run; None: it had none."""
+    if "new" in delta:
+        return None
+    if "doc" in delta:
+        return dict(delta["doc"])
+    if current is None:
+        current = {"kind": "maildir", "keys": []}
+    added = set(delta["added"])
+    keys = [k for k in current.get("keys", ()) if k not in added] + list(delta["dropped"])
+    return {**current, "keys": keys}
+
+
+def scrub(journal: Doc, names: Callable[[Any], bool]) -> Doc:
+    """The journal without the documents that `names` says name an erased address (LIFE-3):
+    undo will not bring them back."""
+    return {**journal, "changed": [c for c in journal.get("changed", ()) if not names(c[2])]}

@@ -1,0 +1,107 @@
+"""Ingest runs (LIFE-6): the run being written, and undoing the newest one.
+
+Undo is one batch like any other, so it is as crash-safe as a run (ONCE-3): the records the
+run added are removed, those it replaced or removed are put back as they were, its mailbox
+states are moved back, and its files are removed after the write that leaves no record
+pointing to them (named in that write first, for a crash in between)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..errors import InUse
+from ..model import iso
+from ..records import Run, RunMessage
+from . import journal
+from .engine import Changes, RunProgress
+
+if TYPE_CHECKING:
+    from .db import Store
+
+
+class Outcome(NamedTuple):
+    outcome: str  # logged | rejected
+    code: str | None
+    user: str | None
+
+
+@dataclass(slots=True)
+class RunState:
+    """The run being written (Store.begin_run): its document's fields, sent with each batch."""
+
+    id: int
+    started: str
+    paths: tuple[str, ...]
+    user: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    finished: str | None = None
+    recorded: bool = False
+    _sent: int = 0  # messages of the listing written to the run so far
+
+    def progress(self, listed: list[RunMessage], files: tuple[str, ...]) -> RunProgress:
+        fields = {
+            "started": self.started,
+            "finished": self.finished,
+            "paths": list(self.paths),
+            "user": self.user,
+            "undone": None,
+            "counts": self.counts,
+        }
+        messages = tuple(m.to_doc() for m in listed[self._sent :])
+        self._sent, self.recorded = len(listed), True
+        return RunProgress(id=self.id, fields=fields, messages=messages, files=files)
+
+
+def changes_anything(changes: Changes) -> bool:
+    return bool(
+        changes.added
+        or changes.replaced
+        or changes.removed
+        or changes.restored
+        or changes.sources
+        or changes.dropped_sources
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Undone:
+    """What an undo took back, for its output (LIFE-8)."""
+
+    removed: int  # records the run had added
+    restored: int  # records it had changed or removed, put back as they were
+    sources: int  # mailbox folders moved back
+    files: int  # body packs and attachment files removed
+
+
+def undo(store: Store, run: Run, now: datetime) -> Undone:
+    """LIFE-6: the CRM as if `run` had never happened, in one batch (the caller commits), and
+    its messages undecided again. Only the newest run not undone yet can be undone."""
+    if run.undone:
+        raise InUse(f"run {run.id} was undone already ({run.undone}); nothing was changed")
+    newer = [r.id for r in store.read(Run) if r.id > run.id and not r.undone]
+    if newer:
+        raise InUse(
+            f"run {max(newer)} is newer and not undone: runs are undone newest first "
+            f"(`crmlog runs undo {max(newer)}`); nothing was changed"
+        )
+    j = run.undo or journal.empty()
+    removed = 0
+    for table, ids in j["added"].items():
+        for doc_id in ids:
+            if store.engine.document(table, doc_id) is not None:
+                store.remove_id(table, doc_id)
+                removed += 1
+    for table, doc_id, doc in j["changed"]:
+        store.restore(table, doc_id, doc)
+    current = {d["source"]: d for d in store.engine.source_states()}
+    for source, delta in j["sources"].items():
+        before = journal.undone_source(delta, current.get(source))
+        if before is None:
+            store.drop_source(source)
+        else:
+            store.put_source(before)
+    store.discard_files(j["files"])
+    store.replace(replace(run, undone=iso(now), undo={}))
+    return Undone(removed=removed, restored=len(j["changed"]), sources=len(j["sources"]), files=len(j["files"]))
