@@ -24,15 +24,21 @@ def normalize_email(address: str | None) -> str:
     Lower-cased, surrounding white space, angle brackets and a trailing dot removed, and a
     ``+tag`` sub-address stripped from the local part. Returns "" for anything without an @.
     """
+    return sub_address(address)[0]
+
+
+def sub_address(address: str | None) -> tuple[str, str]:
+    """An address normalised (ADDR-1) and the ``+tag`` stripped from it ("" for none; BCC-5
+    reads ``+deal-N`` there), lower-cased; ("", "") for anything without an @."""
     if not address:
-        return ""
+        return "", ""
     _, addr = parseaddr(address.strip())
     addr = (addr or address).strip().strip("<>").strip().rstrip(".").lower()
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain:
-        return ""
-    local = local.split("+", 1)[0] or local
-    return f"{local}@{domain}"
+        return "", ""
+    base, _, tag = local.partition("+")
+    return (f"{base}@{domain}", tag) if base else (f"{local}@{domain}", "")
 
 
 def iso(when: datetime | None) -> str | None:
@@ -150,6 +156,19 @@ class Unreadable:
 
 
 @dataclass(**_FROZEN)
+class DealAddress:
+    """A recipient address with a ``+deal-`` sub-address (BCC-5), which ADDR-1 strips."""
+
+    address: str  # normalised (ADDR-1): log@crm.example.com
+    tag: str  # lower-cased, as written after the "+": deal-42, deal-abc
+
+    @property
+    def deal_id(self) -> int | None:  # N of deal-N (1 to 18 ASCII digits), else None
+        n = self.tag.removeprefix("deal-")
+        return int(n) if 0 < len(n) <= 18 and n.isascii() and n.isdigit() else None
+
+
+@dataclass(**_FROZEN)
 class Attachment:
     filename: str
     content_type: str
@@ -194,6 +213,7 @@ class Message:
     cc: tuple[Address, ...] = ()
     bcc: tuple[Address, ...] = ()
     envelope_to: tuple[str, ...] = ()  # Resent-*, Delivered-To, X-Original-To, ... (ADDR-2)
+    deal_addresses: tuple[DealAddress, ...] = ()  # recipients' `+deal-` sub-addresses (BCC-5)
     received: tuple[str, ...] = ()  # Received values, newest first (SEC-4)
     auth_results: tuple[str, ...] = ()  # Authentication-Results values, newest first (SEC-4)
     delivered: bool = False  # a delivery agent's header (Delivered-To, X-Original-To, ...) is present
@@ -253,6 +273,10 @@ class CrmView(Protocol):
     def contact(self, email: str) -> Contact | None: ...
 
     def open_deals(self, email: str) -> tuple[Deal, ...]: ...
+
+    def deal(self, id: int) -> Deal | None:
+        """BCC-5: deal `id`, whatever its stage; None where there is none."""
+        ...
 
     def is_logged(self, identity: str) -> bool: ...
 
@@ -351,6 +375,8 @@ class Accepted:
     rules: tuple[str, ...]
     logged: LoggedMessage  # what goes into the CRM
     forwarded: Forwarded | None = None  # the forward path's finding (FWD-1), which `logged` is made of
+    deals_named: bool = False  # BCC-5: `deals` are those the `+deal-N` sub-addresses name
+    unknown_deals: tuple[DealAddress, ...] = ()  # BCC-5: those naming no deal, a notice each
 
 
 @dataclass(**_FROZEN)

@@ -88,6 +88,9 @@ class Snapshot:
     def open_deals(self, email: str) -> tuple[Deal, ...]:
         return tuple(d for d in self.deals if d.is_open and email in d.contacts)
 
+    def deal(self, id: int) -> Deal | None:
+        return next((d for d in self.deals if d.id == id), None)
+
     def is_logged(self, identity: str) -> bool:
         return identity in self.logged
 

@@ -15,6 +15,7 @@ from crmlog.model import (
     Address,
     Attachment,
     Code,
+    DealAddress,
     Duplicate,
     LogPath,
     Message,
@@ -335,6 +336,108 @@ def test_bcc_4_only_colleagues_rejected_no_recipients():
 
 def test_bcc_4_only_bcc_recipients_rejected_no_recipients():
     rejected(decide(message(to=(), bcc=(addr(LOG), addr("li@acme.example"))), TEAM, SETTINGS), Code.NO_RECIPIENTS)
+
+
+# ------------------------------------------------------------------ BCC-5
+
+LI = "li.wei@acme.example"
+DEALS = (
+    *(
+        Deal(id=i, name=f"d{i}", stage="open", created=f"2026-0{i}-01T00:00:00+00:00", contacts=(LI,))
+        for i in range(1, 8)
+    ),
+    Deal(id=40, name="won", stage="won", created="2026-01-01T00:00:00+00:00", contacts=(LI,)),
+    Deal(id=42, name="someone else's", stage="open", created="2025-01-01T00:00:00+00:00", contacts=("x@y.example",)),
+)
+DEAL_VIEW = Snapshot(
+    users=TEAM.users,
+    team_inboxes=TEAM.team_inboxes,
+    contacts={LI: Contact(email=LI, company="acme-group.example")},
+    deals=DEALS,
+)
+NEWEST = (7, 6, 5, 4, 3)  # BCC-3 without a +deal-N
+
+
+def on(address: str, *tags: str) -> tuple[DealAddress, ...]:
+    return tuple(DealAddress(address=address, tag=tag) for tag in tags)
+
+
+def test_bcc_5_named_deal_replaces_the_five_newest_contacts_and_company_as_usual():
+    d = accepted(decide(message(deal_addresses=on(LOG, "deal-42")), DEAL_VIEW, SETTINGS))
+    assert d.deals == (42,) and d.deals_named and d.unknown_deals == ()
+    assert d.contacts == (LI,) and d.companies == ("acme-group.example",)
+    assert d.rules[-2:] == ("BCC-3", "BCC-5")
+
+
+def test_bcc_5_a_won_or_lost_deal_named_explicitly_is_associated():
+    d = accepted(decide(message(deal_addresses=on(LOG, "deal-40")), DEAL_VIEW, SETTINGS))
+    assert d.deals == (40,) and d.unknown_deals == ()
+
+
+def test_bcc_5_unknown_deal_associated_as_bcc_3_and_noted():
+    d = accepted(decide(message(deal_addresses=on(LOG, "deal-99")), DEAL_VIEW, SETTINGS))
+    assert d.deals == NEWEST and not d.deals_named
+    assert d.unknown_deals == on(LOG, "deal-99")
+    assert "BCC-5" in d.rules
+
+
+@pytest.mark.parametrize(
+    "tag", ["deal-abc", "deal-", "deal-4a", "deal--4", "deal-4.0", "deal-\u0664\u0662", "deal-1234567890123456789"]
+)
+def test_bcc_5_a_suffix_that_is_not_a_deal_number_is_an_unknown_deal(tag):
+    assert DealAddress(address=LOG, tag=tag).deal_id is None
+    d = accepted(decide(message(deal_addresses=on(LOG, tag)), DEAL_VIEW, SETTINGS))
+    assert d.deals == NEWEST and d.unknown_deals == on(LOG, tag)
+
+
+def test_bcc_5_several_deals_each_known_one_associated_each_unknown_one_noted_once():
+    subs = (*on(LOG, "deal-42", "deal-99", "deal-3", "deal-abc", "deal-042"), *on(FWD, "deal-99"))
+    d = accepted(decide(message(deal_addresses=subs), DEAL_VIEW, SETTINGS))
+    assert d.deals == (42, 3) and d.deals_named
+    assert d.unknown_deals == on(LOG, "deal-99", "deal-abc")
+
+
+def test_bcc_5_forwarding_address_with_a_deal_sub_address():
+    d = accepted(decide(forward(deal_addresses=on(FWD, "deal-42")), DEAL_VIEW, SETTINGS))
+    assert d.path == LogPath.FORWARD and d.contacts == (LI,)
+    assert d.deals == (42,) and d.rules[-2:] == ("FWD-6", "BCC-5")
+    d = accepted(decide(forward(deal_addresses=on(FWD, "deal-77")), DEAL_VIEW, SETTINGS))
+    assert d.deals == NEWEST and d.unknown_deals == on(FWD, "deal-77")
+
+
+def test_bcc_5_a_deal_sub_address_on_any_other_address_is_ignored():
+    m = message(
+        to=(addr(LI), addr("chen@acme.example")),
+        deal_addresses=(*on(LI, "deal-42"), *on("log@other.example", "deal-42"), *on("chen@acme.example", "deal-x")),
+    )
+    d = accepted(decide(m, DEAL_VIEW, SETTINGS))
+    assert d.deals == NEWEST and d.unknown_deals == () and not d.deals_named
+    assert "BCC-5" not in d.rules
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Delivered-To": "log+deal-42@crm.example.com"},
+        {"X-Original-To": "Log+Deal-42@CRM.example.com"},
+        {
+            "Received": "from a.example by mx.crm.example.com (Postfix) for <log+deal-42@crm.example.com>; Mon, 1 Jun 2026"
+        },
+    ],
+    ids=["delivered-to", "x-original-to", "received-for"],
+)
+def test_bcc_5_tag_kept_only_in_the_envelope_headers_counts(headers):
+    # Postfix with recipient_delimiter "+" delivers a BCC to log+deal-42@ to log@ and keeps
+    # the sub-address only in the headers it writes
+    m = parse(eml(to=f"Li Wei <{LI}>", headers=headers))
+    assert m.deal_addresses == on(LOG, "deal-42")
+    d = accepted(decide(m, DEAL_VIEW, SETTINGS))
+    assert d.deals == (42,) and d.contacts == (LI,)
+
+
+def test_bcc_5_tag_in_the_senders_own_bcc_field_counts():
+    m = parse(eml(to=f"Li Wei <{LI}>", bcc="log+deal-40@crm.example.com"))
+    assert accepted(decide(m, DEAL_VIEW, SETTINGS)).deals == (40,)
 
 
 # ------------------------------------------------------------------ COMP

@@ -14,7 +14,17 @@ from typing import Any
 from ..model import Address, Attachment, Message, OversizedPart, normalize_email, normalize_message_id, raw_identity
 from ..read.caps import Caps, CutPart, OverCap, Trimmed, trim
 from ..read.headerblock import BOM, parse_headers
-from .fields import DELIVERY_HEADERS, ENVELOPE_HEADERS, addresses_of, field_addresses, received_for, subject
+from .fields import (
+    ADDRESS_HEADERS,
+    DELIVERY_HEADERS,
+    ENVELOPE_HEADERS,
+    addresses_of,
+    deal_addresses,
+    field_pairs,
+    received_for,
+    received_for_written,
+    subject,
+)
 from .mail_parser import mail_parser
 
 
@@ -100,21 +110,26 @@ def _message(mp: Any, data: bytes) -> Message:
         raise ParseError("no header fields")
 
     # mail-parser has read the first field of each of its address headers already, with the
-    # same get_addresses call as field_addresses: those are taken from it, the rest read here
+    # same get_addresses call as field_pairs: those are taken from it, the rest read here
     known = {"from": mp.from_, "to": mp.to, "cc": mp.cc, "bcc": mp.bcc, "delivered-to": mp.delivered_to}
+    written: list[str] = []  # the recipients' addresses as written, for their +deal- tags (BCC-5)
 
     def addresses(*names: str) -> tuple[Address, ...]:
         out: dict[str, Address] = {}
         for name in names:
             for i, value in enumerate(msg.get_all(name) or ()):
-                found = addresses_of(known[name]) if i == 0 and name in known else field_addresses(value)
-                for a in found:
+                pairs = known[name] if i == 0 and name in known else field_pairs(value)
+                if name in ADDRESS_HEADERS:
+                    written.extend(addr for _, addr in pairs)
+                for a in addresses_of(pairs):
                     out.setdefault(a.email, a)
         return tuple(out.values())
 
+    to, cc, bcc = addresses("to"), addresses("cc"), addresses("bcc")
     received = [str(v) for v in msg.get_all("received") or ()]
     envelope = [a.email for a in addresses(*ENVELOPE_HEADERS)]
     for value in received:
+        written += received_for_written(value)
         envelope += received_for(value)
 
     delivered = any(msg.get(name) is not None for name in DELIVERY_HEADERS)
@@ -131,10 +146,11 @@ def _message(mp: Any, data: bytes) -> Message:
         date=date,
         subject=subject(msg),
         sender=senders[0] if senders else None,
-        to=addresses("to"),
-        cc=addresses("cc"),
-        bcc=addresses("bcc"),
+        to=to,
+        cc=cc,
+        bcc=bcc,
         envelope_to=tuple(dict.fromkeys(envelope)),
+        deal_addresses=deal_addresses(written),
         received=tuple(received),
         auth_results=tuple(str(v) for v in msg.get_all("authentication-results") or ()),
         delivered=delivered,

@@ -1,4 +1,4 @@
-"""BCC-1..4, FWD-1..6 and COMP-1: who an e-mail is logged on, the new contacts and their
+"""BCC-1..5, FWD-1..6 and COMP-1: who an e-mail is logged on, the new contacts and their
 companies, and what the e-mail is associated with. Pure functions."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from ..model import Address, Code, CrmView, LogPath, NewContact, Rejected, Settings, email_domain
+from ..model import Address, Code, CrmView, DealAddress, LogPath, NewContact, Rejected, Settings, email_domain
 from ..records import Contact
 from .attribution import team_addresses
 from .companies import company_domain
@@ -122,17 +122,41 @@ def name_companies(ctx: Context, draft: Draft) -> Found:
     return Found(replace(draft, new_contacts=tuple(new)), fired)
 
 
+def named_deals(ctx: Context) -> tuple[tuple[int, ...], tuple[DealAddress, ...]]:
+    """BCC-5: the deals that the `+deal-N` sub-addresses of the logging addresses (BCC and
+    forwarding alike) name, each once in the order found, and the sub-addresses that name
+    none (no deal N, or not a number), each tag once. A won or lost deal N is named all the
+    same: the sender asked for it by its address. A `+deal-` on any other address is not
+    ours to read."""
+    deals: dict[int, None] = {}
+    unknown: dict[str, DealAddress] = {}
+    for sub in ctx.message.deal_addresses:
+        if sub.address not in ctx.settings.logging_addresses:
+            continue
+        deal = ctx.view.deal(sub.deal_id) if sub.deal_id is not None else None
+        if deal is None:
+            unknown.setdefault(sub.tag, sub)
+        else:
+            deals[deal.id] = None
+    return tuple(deals), tuple(unknown.values())
+
+
 def associate(ctx: Context, draft: Draft) -> Found:
     """BCC-3 (FWD-6 for the forwarded sender): each contact, its company, its five newest
-    open deals."""
+    open deals. BCC-5: the deals a logging address's `+deal-N` names instead of the newest,
+    where it names one; those naming none are noted for a notice (`unknown-deal`)."""
     new = {c.email: c for c in draft.new_contacts}
+    named, unknown = named_deals(ctx)
     companies: dict[str, None] = {}
-    deals: dict[int, None] = {}
+    deals: dict[int, None] = dict.fromkeys(named)
     for addr in draft.contacts:
         contact: NewContact | Contact | None = new.get(addr.email) or ctx.view.contact(addr.email)
         if contact is not None and contact.company:
             companies[contact.company] = None
-        for deal in recent_open_deals(ctx.view, addr.email):
+        for deal in () if named else recent_open_deals(ctx.view, addr.email):
             deals[deal] = None
-    associated = replace(draft, companies=tuple(companies), deals=tuple(deals))
-    return Found(associated, ("FWD-6",) if draft.forwarded else ("BCC-3",))
+    associated = replace(
+        draft, companies=tuple(companies), deals=tuple(deals), deals_named=bool(named), unknown_deals=unknown
+    )
+    fired = ("FWD-6",) if draft.forwarded else ("BCC-3",)
+    return Found(associated, (*fired, "BCC-5") if named or unknown else fired)

@@ -12,6 +12,7 @@ from ..model import (
     Attachment,
     Attribution,
     CrmView,
+    DealAddress,
     Duplicate,
     Forwarded,
     LogPath,
@@ -46,7 +47,9 @@ class Draft:
     forwarded: Forwarded | None = None  # the forward path logs this, not the outer message
     new_contacts: tuple[NewContact, ...] = ()  # COMP-1
     companies: tuple[str, ...] = ()  # BCC-3, FWD-6
-    deals: tuple[int, ...] = ()  # BCC-3, FWD-6
+    deals: tuple[int, ...] = ()  # BCC-3, FWD-6; BCC-5
+    deals_named: bool = False  # BCC-5: `deals` are those a logging address's +deal-N names
+    unknown_deals: tuple[DealAddress, ...] = ()  # BCC-5: +deal- sub-addresses naming no deal
     kept: tuple[Attachment, ...] = ()  # LIM-2, LIM-3
     dropped: tuple[Attachment | OversizedPart, ...] = ()  # LIM-2
 

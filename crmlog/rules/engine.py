@@ -99,7 +99,7 @@ CHECKS: tuple[Check, ...] = (
     body_within_limit,  # LIM-1
     pick_contacts,  # BCC-1, BCC-2, BCC-4, or FWD-1..5 (FWD-7)
     name_companies,  # COMP-1
-    associate,  # BCC-3 or FWD-6
+    associate,  # BCC-3 or FWD-6; BCC-5
     drop_oversized,  # LIM-2
 )
 
@@ -161,6 +161,8 @@ def _accepted(message: Message, draft: Draft, trace: tuple[str, ...]) -> Accepte
         rules=trace,
         logged=_logged(message, draft.forwarded),
         forwarded=draft.forwarded,
+        deals_named=draft.deals_named,
+        unknown_deals=draft.unknown_deals,
     )
 
 
