@@ -160,7 +160,7 @@ def build_views_db(c: Crmlog, n: int) -> None:
     from crmlog import rules
     from crmlog.config import load
     from crmlog.model import Address, Message, RawMessage
-    from crmlog.store import Store
+    from crmlog.store import Store, edits
 
     settings = load(Path(c.env[1]))
     rng = random.Random(7)
@@ -170,7 +170,8 @@ def build_views_db(c: Crmlog, n: int) -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     with Store.writer(c.db) as store:
         for k in range(n // 50):  # a deal for one contact in ten
-            store.add_deal(
+            edits.add_deal(
+                store,
                 name=f"Deal {k}",
                 contacts=[contacts[k * 10]],
                 stage=rng.choice(["open", "open", "won", "lost"]),

@@ -84,8 +84,19 @@ def test_a_terminal_too_narrow_for_the_columns_gets_every_value_whole(team):
         "logins",
         "seat",
         "personal_inbox_access",
+        "active",
     ]
-    assert rows[2].split("\t") == ["1", "anna@ourco.example", "Anna", "anna@ourco.example", "", "anna", "full", "yes"]
+    assert rows[2].split("\t") == [
+        "1",
+        "anna@ourco.example",
+        "Anna",
+        "anna@ourco.example",
+        "",
+        "anna",
+        "full",
+        "yes",
+        "yes",
+    ]
 
 
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(team):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
 from crmlog.records import Email
-from crmlog.store import Store
+from crmlog.store import Store, edits
 
 SETTINGS = Settings(bcc=(LOG,), forward=("fwd@crm.example.com",), max_attachment_bytes=50)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -27,8 +27,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 def team_db(path: Path) -> Path:
     with Store.writer(path) as store:
         for email, seat in (("anna@ourco.example", "full"), ("ben@ourco.example", "read-only")):
-            store.add_user(
-                email=email, name="", inboxes=[email], aliases=[], logins=[], seat=seat, permission=True, now=NOW
+            edits.add_user(
+                store, email=email, name="", inboxes=[email], aliases=[], logins=[], seat=seat, permission=True, now=NOW
             )
         store.commit()
     return path

@@ -18,13 +18,14 @@ from crmlog.errors import DataError, LockBusy, NoDatabase, StorageIOError
 from crmlog.model import RawMessage, Settings
 from crmlog.parse import parse
 from crmlog.records import Email
-from crmlog.store import SCHEMA_VERSION, Store
+from crmlog.store import SCHEMA_VERSION, Store, edits
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def add_anna(store: Store) -> None:
-    store.add_user(
+    edits.add_user(
+        store,
         email="anna@ourco.example",
         name="Anna",
         inboxes=[],

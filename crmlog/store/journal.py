@@ -23,14 +23,18 @@ def empty() -> Doc:
     return {"added": {}, "changed": [], "sources": {}, "files": []}
 
 
-def note_before(journal: Doc, table: str, id: int, before: Doc | None) -> None:
-    """A record about to be replaced or removed: its document as before the run, once, and
-    not for a record the run added itself (undo removes that one)."""
-    if before is None or id in journal["added"].get(table, ()):
-        return
-    if any(t == table and i == id for t, i, _ in journal["changed"]):
-        return
-    journal["changed"].append([table, id, before])
+def note_before(journal: Doc, records: Iterable[tuple[str, int, Doc | None]]) -> None:
+    """Records about to be replaced or removed: each one's document as before the run, once,
+    and not for a record the run added itself (undo removes that one)."""
+    noted = {(t, i) for t, i, _ in journal["changed"]}
+    added: dict[str, set[int]] = {}
+    for table, id, before in records:
+        if before is None or (table, id) in noted:
+            continue
+        if id in added.setdefault(table, set(journal["added"].get(table, ()))):
+            continue
+        journal["changed"].append([table, id, before])
+        noted.add((table, id))
 
 
 def note_added(journal: Doc, table: str, ids: Iterable[int]) -> None:

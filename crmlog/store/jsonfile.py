@@ -275,10 +275,13 @@ class JsonEngine:
         run = self._table("runs").get(str(changes.run.id))
         undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
         undo["changed"] = list(undo["changed"])
-        for table, doc_id in changes.removed:
-            journal.note_before(undo, table, doc_id, self.document(table, doc_id))
-        for record in changes.replaced:
-            journal.note_before(undo, record.TABLE, record.id, self.document(record.TABLE, record.id))
+        journal.note_before(
+            undo,
+            [
+                *((table, doc_id, self.document(table, doc_id)) for table, doc_id in changes.removed),
+                *((r.TABLE, r.id, self.document(r.TABLE, r.id)) for r in changes.replaced),
+            ],
+        )
         for doc in changes.sources:
             source_id = self._sources.get(doc["source"])
             journal.note_source(undo, self.document("sources", source_id) if source_id else None, doc)
