@@ -84,7 +84,7 @@ class Summary:
         elif isinstance(decision, Accepted):
             self.logged += 1
             self.contacts_created += contacts_created
-            self.notices += len(decision.dropped_attachments)
+            self.notices += len(decision.dropped_attachments) + len(decision.unknown_deals)  # LIM-2, BCC-5
 
 
 def decide_raw(
