@@ -592,15 +592,16 @@ def delays(total: float):
         yield 0.02 + ((k * 0.6180339887) % 1.0) * total
 
 
-# The real CLI in a process that kills itself with SIGKILL at a named step of the undo's write:
-# "before-write" (the new database written to its temp file, not renamed over the old one),
-# "after-write" (renamed, no file removed yet), or "removing" (after N of the run's files).
+# The real CLI in a process that kills itself with SIGKILL at a named step of its N-th write of
+# the database: "before-write" (the new database written to its temp file, not yet renamed
+# over the old one), "after-write" (renamed; for an undo, no file removed yet), or at the N-th
+# removal of a body pack or attachment file ("removing").
 STEP_KILLER = """
 import os, signal, sys
 from pathlib import Path
 
 step, n = sys.argv[1], int(sys.argv[2])
-real_replace, real_unlink, removed = os.replace, Path.unlink, []
+real_replace, real_unlink, writes, removed = os.replace, Path.unlink, [], []
 
 
 def die():
@@ -609,10 +610,11 @@ def die():
 
 def replace(src, dst, *args, **kwargs):
     database = str(dst).endswith(".json")
-    if database and step == "before-write":
+    writes.extend([dst] if database else [])
+    if database and step == "before-write" and len(writes) == n:
         die()
     real_replace(src, dst, *args, **kwargs)
-    if database and step == "after-write":
+    if database and step == "after-write" and len(writes) == n:
         die()
 
 
@@ -630,6 +632,13 @@ from crmlog.cli import main
 sys.argv = ["crmlog", *sys.argv[3:]]
 main()
 """
+
+
+def killed_at(cli: Cli, step: str, n: int, *args: str) -> None:
+    """The real CLI, killed at a named step (STEP_KILLER)."""
+    argv = [sys.executable, "-c", STEP_KILLER, step, str(n), *cli.argv(*args)[3:]]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
 def test_life_6_undo_killed_at_any_moment_leaves_the_run_done_or_undone_never_a_mix(big, tmp_path):
@@ -682,7 +691,7 @@ def test_life_6_undo_killed_at_any_moment_leaves_the_run_done_or_undone_never_a_
             what = f"{moment:.3f} s"
         seen[killed(n, proc, copy)].append(what)
 
-    steps = [("before-write", 0), ("after-write", 0), ("removing", 1), ("removing", files_of_run // 2)]
+    steps = [("before-write", 1), ("after-write", 1), ("removing", 1), ("removing", files_of_run // 2)]
     steps.append(("removing", files_of_run - 1))
     for step, count in steps:
         copy = Copy(tmp_path / f"{step}-{count}", crm)
@@ -700,3 +709,54 @@ def test_life_6_undo_killed_at_any_moment_leaves_the_run_done_or_undone_never_a_
         f"({', '.join(seen['undone'])}); {len(steps)} kills at named steps of the write, as expected"
     )
     assert seen["done"]  # killed before its write: the run is done, and undoing it again works
+
+
+def test_life_6_a_run_killed_midway_is_recorded_and_undone_like_any_other(team, tmp_path):
+    limit_attachments(team)
+    box = make_maildir(
+        tmp_path / "Maildir",
+        {
+            "": [
+                (
+                    f"{i}",
+                    message(
+                        i, to=f"C{i} <c{i}@company{i}.example>", attachments=[(f"{i}.txt", "text/plain", b"%d" % i)]
+                    ),
+                )
+                for i in range(6)
+            ]
+        },
+    )
+    before = everything(team)
+    killed_at(team, "before-write", 2, "ingest", box, "--batch-size", "2")  # after the first batch's write
+    (cut,) = team.json("runs", "list")
+    assert (cut["id"], cut["finished"], cut["logged"], cut["undone"]) == (1, None, 2, False)
+    rest = team.json("ingest", box)
+    assert (rest["run"], rest["logged"]) == (2, 4)
+    team("runs", "undo", "1", "--yes", expect=1)
+    team("runs", "undo", "2", "--yes")
+    team("runs", "undo", "1", "--yes")
+    assert everything(team) == before
+
+
+def test_life_6_undo_keeps_an_attachment_that_the_undo_of_an_older_run_puts_back(team, tmp_path):
+    quote = ("quote.pdf", "application/pdf", b"%PDF the quote")
+    box = make_maildir(tmp_path / "Maildir", {"": [("1", message(1, attachments=[quote]))]})
+    empty = everything(team)
+    assert team.json("ingest", box)["run"] == 1
+    logged = everything(team)
+    team("users", "edit", ANNA, "--seat", "read-only")
+    assert team.json("ingest", box, "--reprocess")["rejected"] == 1  # run 2: no longer logged
+    team("users", "edit", ANNA, "--seat", "full")
+    assert team.json("ingest", box, "--reprocess")["logged"] == 1  # run 3: logged again, the file was there
+    team("runs", "undo", "3", "--yes")
+    assert files(team, "attachments") == logged["attachments"]  # kept: run 2's undo puts its e-mail back
+    team("runs", "undo", "2", "--yes")
+    restored = everything(team)
+    assert {k: v for k, v in restored.items() if k != "users list"} == {
+        k: v for k, v in logged.items() if k != "users list"
+    }  # (Anna's seat was edited back and forth, not by a run)
+    team("runs", "undo", "1", "--yes")
+    assert {k: v for k, v in everything(team).items() if k != "users list"} == {
+        k: v for k, v in empty.items() if k != "users list"
+    }

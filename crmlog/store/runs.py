@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import InUse
 from ..model import iso
-from ..records import Run, RunMessage
+from ..records import Doc, Email, Run, RunMessage
 from . import journal
 from .engine import Changes, RunProgress
 
@@ -102,6 +102,36 @@ def undo(store: Store, run: Run, now: datetime) -> Undone:
             store.drop_source(source)
         else:
             store.put_source(before)
-    store.discard_files(j["files"])
+    files = [*j["files"], *_left_attachments(store, run, j)]
+    store.discard_files(files)
     store.replace(replace(run, undone=iso(now), undo={}))
-    return Undone(removed=removed, restored=len(j["changed"]), sources=len(j["sources"]), files=len(j["files"]))
+    return Undone(removed=removed, restored=len(j["changed"]), sources=len(j["sources"]), files=len(files))
+
+
+def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
+    """Attachment files of the run's e-mails that it found on disk instead of writing them (so
+    they are not among its files), and that nothing points to once it is undone: those a run
+    killed before its write had left, whose messages this run logged. Nothing points to a file
+    that no e-mail but the run's own names, nor an e-mail document kept to be put back (by this
+    undo, or by the undo of an older run)."""
+    own = set(j["added"].get("emails", ()))
+    found = {
+        f"attachments/{a.sha256}"
+        for email in (store.get(Email, i) for i in own)
+        if email is not None
+        for a in email.attachments
+        if a.stored
+    } - set(j["files"])
+    if not found:
+        return []
+    kept = [e for e in store.read(Email) if e.id not in own]
+    kept += [
+        Email.from_doc(doc, doc_id)
+        for r in store.read(Run)
+        if r.id == run.id or not r.undone
+        for table, doc_id, doc in (r.undo or {}).get("changed", ())
+        if table == Email.TABLE
+    ]
+    for email in kept:
+        found -= {f"attachments/{a.sha256}" for a in email.attachments if a.stored}
+    return sorted(found)
