@@ -8,7 +8,7 @@ import time
 
 import click
 
-from ..errors import InUse
+from ..errors import InUse, UsageError
 from ..records import Email
 from ..show import find, render
 from ..store import edits, erase
@@ -26,7 +26,7 @@ from .records import companies, contacts, deals, emails
 def contacts_edit(env: Env, email: str, name: str | None, company: str | None, no_company: bool) -> None:
     """Change a contact's name or company (LIFE-1). E-mails logged before keep theirs."""
     if company is not None and no_company:
-        raise click.UsageError("--company and --no-company contradict each other: say one")
+        raise UsageError("--company and --no-company contradict each other: say one (nothing was changed)")
     with env.writer(create=False) as store:
         found = find.contact(store, email)
         domain: object = edits.KEEP
@@ -35,7 +35,7 @@ def contacts_edit(env: Env, email: str, name: str | None, company: str | None, n
         elif company is not None:
             domain = company.strip().lower()
             if not domain or "@" in domain or " " in domain:
-                raise click.UsageError(f"--company: {company!r} is not a domain")
+                raise UsageError(f"--company: {company!r} is not a domain (nothing was changed)")
         contact = edits.edit_contact(store, found, name=name, company=domain, now=utc_now())
         store.commit()
     render.text(f"changed contact {contact.email}")

@@ -168,7 +168,16 @@ def edit_deal(
     add_contacts: Iterable[str] = (),
     remove_contacts: Iterable[str] = (),
 ) -> Deal:
-    """LIFE-1: a deal's name, stage (`deals close`, `deals reopen`) and contacts."""
+    """LIFE-1: a deal's name, stage (`deals close`, `deals reopen`) and contacts. A contact is
+    named by its address or by one merged into it (LIFE-4: the deal gets the contact's own);
+    an erased address (LIFE-3) cannot be one."""
+    view = store.view()
+    erased = [c for c in add_contacts if view.is_forgotten(c)]
+    if erased:
+        raise UsageError(
+            f"{', '.join(erased)} was erased from the CRM (`contacts forget`) and cannot be a deal's contact"
+        )
+    add_contacts, remove_contacts = _contacts(store, add_contacts), _contacts(store, remove_contacts)
     missing = [c for c in remove_contacts if c not in found.contacts]
     if missing:
         raise UsageError(f"deal {found.id} has no contact {', '.join(missing)}")
@@ -180,3 +189,9 @@ def edit_deal(
     )
     store.replace(edited)
     return edited
+
+
+def _contacts(store: Store, addresses: Iterable[str]) -> list[str]:
+    """Each address as the contact it names has it: a merged address as its contact's own."""
+    view = store.view()
+    return [known.email if (known := view.contact(a)) is not None else a for a in addresses]

@@ -5,7 +5,10 @@ nothing points to) are removed after that write.
 
 A body pack is written once and never changed: a body is taken out of one by writing the
 bodies that stay into a new pack, pointing their e-mails to it in the same batch, and
-removing the old pack after the write.
+removing the old pack after the write. The bodies that stay include those of the e-mail
+documents kept in the runs' undo journals (LIFE-6), which `runs undo` puts back: their
+documents point to the new pack too, and a removal takes its documents out of the journals,
+so that no undo brings back what was forgotten, deleted or merged away.
 """
 
 from __future__ import annotations
@@ -18,11 +21,24 @@ from datetime import datetime
 from typing import Any
 
 from .. import jsonio
-from ..errors import InUse, UsageError
+from ..errors import DataError, InUse, UsageError
 from ..model import iso
-from ..records import Contact, Deal, Deleted, Email, EmailBody, Forgotten, ForwardInfo, Notice, Rejection, Run
+from ..records import (
+    BodyRef,
+    Contact,
+    Deal,
+    Deleted,
+    Doc,
+    Email,
+    EmailBody,
+    Forgotten,
+    ForwardInfo,
+    Notice,
+    Rejection,
+    Run,
+    RunMessage,
+)
 from .db import Store
-from .journal import scrub
 
 ERASED = "[erased]"
 
@@ -70,7 +86,17 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
         if names(email.to_doc()) or names(body.to_doc()):
             changed[email.id] = _scrubbed_email(email, addresses)
             bodies[email.id] = _scrubbed_body(body, addresses)
-    files = _rewrite(store, gone, changed, bodies)
+    files, runs = _rewrite(
+        store,
+        gone,
+        changed,
+        bodies,
+        Journals(
+            dropped=lambda table, doc: names(doc),
+            body=lambda body: _scrubbed_body(body, addresses) if names(body.to_doc()) else None,
+            row=lambda row: names(row.to_doc()),
+        ),
+    )
     rejections = [r for r in store.read(Rejection) if names(r.to_doc())]
     notices = [n for n in store.read(Notice) if names(n.to_doc())]
     for rejection in rejections:
@@ -80,13 +106,6 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
     deals = [d for d in store.read(Deal) if set(d.contacts) & set(addresses)]
     for d in deals:
         store.replace(replace(d, contacts=tuple(c for c in d.contacts if c not in addresses)))
-    runs = 0
-    for run in store.read(Run):
-        doc = run.to_doc()
-        if names(doc):
-            kept = tuple(m for m in run.messages if not names(m.to_doc()))
-            store.replace(replace(run, messages=kept, undo=scrub(run.undo, names)))
-            runs += 1
     store.remove(contact)
     return Removed(
         emails=len(gone),
@@ -154,14 +173,41 @@ def _scrubbed_body(body: EmailBody, addresses: tuple[str, ...]) -> EmailBody:
     )
 
 
-def _rewrite(store: Store, gone: set[int], changed: dict[int, Email], bodies: dict[int, EmailBody]) -> int:
+@dataclass(frozen=True, slots=True)
+class Journals:
+    """What a removal does to the runs' undo journals (LIFE-6) and listings: the documents
+    it takes out (by table and document), the kept e-mail bodies it changes (a body as it is
+    to be, None: as it is; no function: the bodies stay as they are, unread), and the listing
+    rows it takes out."""
+
+    dropped: Callable[[str, Doc], bool]
+    body: Callable[[EmailBody], EmailBody | None] | None = None
+    row: Callable[[RunMessage], bool] = lambda row: False
+
+
+@dataclass(slots=True)
+class _Journal:
+    """A run's journal and listing as a removal leaves them: its documents (each with, for an
+    e-mail's whose body changes, that body) and its rows."""
+
+    run: Run
+    entries: list[tuple[list[Any], EmailBody | None]]
+    rows: tuple[RunMessage, ...]
+
+
+def _rewrite(
+    store: Store, gone: set[int], changed: dict[int, Email], bodies: dict[int, EmailBody], journals: Journals
+) -> tuple[int, int]:
     """Queue the removal of the e-mails `gone` and the replacement of those `changed` (with
-    their `bodies`): every body pack holding one of their bodies is written again without it
-    (the other bodies moved to a new pack); attachments nothing points to any more go too.
-    Returns the number of files to be removed."""
+    their `bodies`), and what `journals` says of the runs' undo journals: every body pack
+    holding one of their bodies, or the body of a journal's document taken out or changed, is
+    written again without it (the other bodies, the journals' included, moved to a new pack);
+    attachments nothing points to any more go too. Returns the number of files to be removed
+    and of runs changed."""
     everything = list(store.read(Email))
     touched = {e.id for e in everything if e.id in gone or e.id in changed}
     packs = {store.blobs.pack_of(e.body) for e in everything if e.id in touched and e.body is not None}
+    runs = _journals(store, journals, packs)
     for email in everything:
         if email.id in gone:
             store.remove(email)
@@ -173,12 +219,80 @@ def _rewrite(store: Store, gone: set[int], changed: dict[int, Email], bodies: di
             new = replace(new, body=store.blobs.add_body(bodies.get(email.id) or store.blobs.body(email.body)))
         if new is not email:
             store.replace(new)
+    changed_runs = 0
+    for j in runs:
+        undo = j.run.undo
+        if "changed" in undo:
+            undo = {**undo, "changed": [_carried(store, entry, body, packs) for entry, body in j.entries]}
+        if undo != j.run.undo or j.rows != j.run.messages:
+            store.replace(replace(j.run, messages=j.rows, undo=undo))
+            changed_runs += 1
     kept = {a.sha256 for e in everything if e.id not in gone for a in e.attachments if a.stored}
+    kept |= {  # an e-mail document an undo puts back keeps its attachments too
+        a["sha256"]
+        for j in runs
+        for (table, _, doc), _ in j.entries
+        if table == Email.TABLE
+        for a in doc.get("attachments") or ()
+        if a.get("stored")
+    }
     unused = {
         f"attachments/{a.sha256}" for e in everything if e.id in gone for a in e.attachments if a.sha256 not in kept
     }
     store.discard_files(sorted(packs | unused))
-    return len(packs) + len(unused)
+    return len(packs) + len(unused), changed_runs
+
+
+def _journals(store: Store, journals: Journals, packs: set[str]) -> list[_Journal]:
+    """Each run's journal and listing as `journals` leaves them; `packs` gets the packs that
+    hold a body taken out or changed."""
+    out = []
+    for run in store.read(Run):
+        entries: list[tuple[list[Any], EmailBody | None]] = []
+        for entry in run.undo.get("changed", ()):
+            table, _, doc = entry
+            ref = _body_ref(table, doc)
+            if journals.dropped(table, doc):
+                if ref is not None:
+                    packs.add(store.blobs.pack_of(ref))
+                continue
+            body = _journal_body(store, ref) if journals.body is not None else None
+            new = journals.body(body) if journals.body is not None and body is not None else None
+            if new is not None and ref is not None:
+                packs.add(store.blobs.pack_of(ref))
+            entries.append((list(entry), new))
+        out.append(_Journal(run, entries, tuple(m for m in run.messages if not journals.row(m))))
+    return out
+
+
+def _body_ref(table: str, doc: Doc) -> BodyRef | None:
+    """Where a journal's e-mail document keeps its body (None: inline, or not an e-mail's)."""
+    ref = doc.get("body") if table == Email.TABLE else None
+    return (int(ref[0]), int(ref[1]), int(ref[2])) if isinstance(ref, list) and len(ref) == 3 else None
+
+
+def _journal_body(store: Store, ref: BodyRef | None) -> EmailBody | None:
+    """The body a journal's e-mail document points to; None where it has none, or where its
+    pack is gone already (an undo could not show it either: it is left as it is)."""
+    if ref is None:
+        return None
+    try:
+        return store.blobs.body(ref)
+    except DataError:
+        return None
+
+
+def _carried(store: Store, entry: list[Any], body: EmailBody | None, packs: set[str]) -> list[Any]:
+    """A journal's document, pointing to its body's new place (`body`, or the body as it is)
+    where its pack is written again."""
+    table, id, doc = entry
+    ref = _body_ref(table, doc)
+    if ref is None or store.blobs.pack_of(ref) not in packs:
+        return entry
+    body = body or _journal_body(store, ref)
+    if body is None:
+        return entry
+    return [table, id, {**doc, "body": list(store.blobs.add_body(body))}]
 
 
 # ---------------------------------------------------------------- LIFE-4
@@ -198,7 +312,19 @@ def merge(store: Store, source: Contact, into: Contact) -> Removed:
     aliases = tuple(dict.fromkeys((*into.aliases, source.email, *source.aliases)))
     store.replace(replace(into, aliases=aliases, name=into.name or source.name, company=into.company or source.company))
     store.remove(source)
+    for run in store.read(Run):  # an undo puts back records as they were: on `into` too
+        entries = run.undo.get("changed", [])
+        moved = [[t, i, _moved(t, d, source.email, into.email)] for t, i, d in entries]
+        if moved != entries:
+            store.replace(replace(run, undo={**run.undo, "changed": moved}))
     return Removed(emails_changed=len(emails), deals=len(deals))
+
+
+def _moved(table: str, doc: Doc, old: str, new: str) -> Doc:
+    """An e-mail's or deal's document of a journal with its contacts moved from `old` to `new`."""
+    if table not in (Email.TABLE, Deal.TABLE) or old not in doc.get("contacts", ()):
+        return doc
+    return {**doc, "contacts": list(_renamed(tuple(doc["contacts"]), old, new))}
 
 
 def _renamed(values: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
@@ -212,5 +338,15 @@ def delete_email(store: Store, email: Email, now: datetime) -> Removed:
     """Remove a logged e-mail for good: its record, its body (its pack written again without
     it), its attachments that no other e-mail has; its identity stays decided."""
     store.add(Deleted(identity=email.identity, at=iso(now)))
-    files = _rewrite(store, {email.id}, {}, {})
+    files, _ = _rewrite(
+        store,
+        {email.id},
+        {},
+        {},
+        Journals(dropped=lambda table, doc: table == Email.TABLE and _identity(doc) == email.identity),
+    )
     return Removed(emails=1, files=files)
+
+
+def _identity(doc: Doc) -> str:
+    return str(doc.get("identity") or doc.get("message_id") or "")
