@@ -204,21 +204,20 @@ def ingest(
 
 def listing(listed: list[RunMessage], befores: list[Outcome | None] | None) -> list[dict[str, Any]]:
     """The rows of `ingest --list` (LIFE-7): under --reprocess, each with what was stored of
-    it (`before`) and whether this run's decision is `new`, the `same` or `changed`."""
+    it (`before`) and whether this run's decision is `new`, the `same` or `changed`. A copy of
+    a message decided already (a duplicate, or a message logged and deleted since, LIFE-5)
+    changes nothing: the `same`, whatever is stored of it."""
     rows = []
     for n, m in enumerate(listed):
         row = m.to_doc()
         row["change"] = row["before"] = None
         if befores is not None:
             before = befores[n]
-            now = (m.outcome if m.outcome != "duplicate" else "logged", m.code, m.user)
             row["before"] = before._asdict() if before else None
-            if before is None:
-                row["change"] = "new"
-            elif m.outcome == "duplicate" or tuple(before) == now:
+            if m.outcome == "duplicate" or (before is not None and tuple(before) == (m.outcome, m.code, m.user)):
                 row["change"] = "same"
             else:
-                row["change"] = "changed"
+                row["change"] = "new" if before is None else "changed"
         rows.append(row)
     return rows
 

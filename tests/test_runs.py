@@ -499,6 +499,22 @@ def test_life_7_ingest_list_prints_a_row_per_message(team, tmp_path):
     assert "message 1" in shown and "message 2" in shown and "read-only-seat" in shown
 
 
+def test_life_7_a_copy_of_a_message_decided_already_changes_nothing(team, tmp_path):
+    box = make_maildir(tmp_path / "Maildir", {"": [("1", message(1)), ("2", message(2))]})
+    team("ingest", box)
+    team("emails", "delete", "m1@ourco.example", "--yes")  # decided for good (LIFE-5)
+    make_maildir(box, {".Sent": [("1", message(1)), ("3", message(3))], ".Copies": [("3", message(3))]})
+    would = team.json("ingest", box, "--reprocess", "--dry-run", "--list")
+    logged = {"outcome": "logged", "code": None, "user": ANNA}
+    assert sorted((m["message_id"], m["outcome"], m["change"], m["before"]) for m in would["messages"]) == [
+        ("m1@ourco.example", "duplicate", "same", None),  # deleted: read again, not logged again
+        ("m1@ourco.example", "duplicate", "same", None),
+        ("m2@ourco.example", "logged", "same", logged),
+        ("m3@ourco.example", "duplicate", "same", None),  # the second copy of a new message
+        ("m3@ourco.example", "logged", "new", None),
+    ]
+
+
 # ------------------------------------------------------------------ LIFE-6: undo under SIGKILL
 
 UNDO_KILLS = int(os.environ.get("CRMLOG_UNDO_KILLS", "24"))
