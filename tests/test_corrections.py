@@ -522,6 +522,34 @@ def test_life_3_no_later_run_creates_the_contact_again_or_logs_to_it_alone(crm_w
     cli("contacts", "show", X, expect=1)
 
 
+def test_life_3_no_later_run_brings_the_address_back_into_the_store(crm_with_x):
+    """After the erasure, a run that decides a message naming X (sent from X's address, shared
+    with X in Cc), --reprocess included, stores no e-mail, body, rejection or run listing that
+    names X."""
+    cli = crm_with_x
+    cli("contacts", "forget", X, "--yes")
+    put(cli.box, ("7", mail(7, frm=X, to=f"Anna <{ANNA}>", subject="Me again")), ("9", mail(9, to=Y, cc=X)))
+    assert ingest(cli, cli.box)["rejections"] == {"sender-not-a-user": 1}
+    assert email_row(cli, mid(9))["contacts"] == [Y]
+    assert where_found(cli, X, X_LOCAL) == []
+    ingest(cli, cli.box, "--reprocess")
+    assert [c["email"] for c in cli.json("contacts", "list")] == [Y]
+    assert where_found(cli, X, X_LOCAL) == []
+
+
+def test_life_3_a_shared_email_decided_again_after_forget_keeps_the_address_out(crm_with_x):
+    """Under --reprocess, an e-mail shared with a forgotten contact that is now decided
+    differently (another deal) is logged again from the message itself: the erased address
+    must not come back with it, in its record or its body."""
+    cli = crm_with_x
+    cli("contacts", "forget", X, "--yes")
+    cli("deals", "add", "Beta renewal", "--contact", Y)
+    ingest(cli, cli.box, "--reprocess")
+    shared = cli.json("emails", "show", mid(3))
+    assert shared["contacts"] == [Y] and sorted(shared["deals"]) == [1, 2]
+    assert where_found(cli, X, X_LOCAL) == []
+
+
 def test_life_3_forgetting_a_users_own_address_or_an_unknown_one_changes_nothing(crm_with_x):
     cli = crm_with_x
     refused(cli, "contacts", "forget", ANNA, "--yes", expect=1, words=ANNA)
@@ -801,3 +829,25 @@ def test_life_3_and_4_leave_the_runs_they_do_not_touch_as_they_were(team, tmp_pa
     assert "1 run listing(s) cleaned" in out  # run 3's
     assert {k: v for k, v in stored_runs(team).items() if k != "3"} == {k: before[k] for k in ("1", "2")}
     assert where_found(team, LI, MARIA) == []
+
+
+def test_life_2_reprocess_keeps_a_deactivated_users_logged_emails(team, tmp_path):
+    """LIFE-2: a deactivated user's logged e-mails and credit stay as they are, --reprocess
+    included (only their new mail is rejected user-deactivated)."""
+    box = put(tmp_path / "M", ("1", mail(1)), ("2", mail(2, to=MARIA)))
+    ingest(team, box)
+    emails, attribution = team.json("emails", "list"), team.json("attribution")
+    team("users", "deactivate", ANNA)
+    ingest(team, box, "--reprocess")
+    assert team.json("emails", "list") == emails
+    assert team.json("attribution") == attribution
+
+
+def test_life_5_undo_after_a_delete_leaves_no_body_of_the_undone_run(three_emails):
+    """The pack a delete wrote (the bodies that stayed) holds the run's e-mails' bodies: undoing
+    the run leaves none of them on disk."""
+    cli = three_emails
+    cli("emails", "delete", mid(1), "--yes")
+    cli("runs", "undo", "1", "--yes")
+    assert cli.json("emails", "list") == []
+    assert where_found(cli, "Body two", "Body three") == []

@@ -321,7 +321,9 @@ def _mbox_from(b: _Buffer, source: str, addressed: Callable[[bytes], bool]) -> I
             stop = nxt + 1 if nxt >= 0 else b.end
         if stop == b.end and b.eof and b.take(max(body, stop - 2), stop) != b"\n\n" and _being_written(b.fh):
             return  # the last message, unfinished, and its writer holds the mbox: next run
-        position = MboxPosition(offset=stop, tail=b.take(max(b.base, stop - MBOX_TAIL), stop))
+        first = max(0, stop - MBOX_TAIL)  # the bytes before `stop`, read before this run's start too
+        tail = b.take(first, stop) if first >= b.base else os.pread(b.fh.fileno(), stop - first, first)
+        position = MboxPosition(offset=stop, tail=tail)
         key = f"{pos}-{stop}"
         if wanted:
             data = os.pread(b.fh.fileno(), stop - body, body)  # one read, not the window

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..model import Accepted, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed, iso
+from ..model import Accepted, Code, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed, iso
 from ..records import (
     Company,
     Contact,
@@ -33,50 +33,13 @@ from ..records import (
     TeamInbox,
     User,
 )
-from . import project
+from . import project, scrub
 from .engine import Changes, Engine
 from .export import save_attachments
 from .jsonfile import LOCK_TIMEOUT, JsonEngine
 from .runs import Outcome, RunState, changes_anything
 from .state import SourceStates
-
-
-class _View:
-    """The read-only CrmView the rules get: the engine's lookups, with this batch on top."""
-
-    def __init__(self, store: Store):
-        self._store = store
-
-    @property
-    def users(self) -> tuple[User, ...]:
-        return self._store.users
-
-    @property
-    def team_inboxes(self) -> tuple[TeamInbox, ...]:
-        return self._store.team_inboxes
-
-    def contact(self, email: str) -> Contact | None:
-        return self._store._new_contacts.get(email) or self._store.engine.contact(email)
-
-    def open_deals(self, email: str) -> tuple[Deal, ...]:
-        deals = (*self._store.engine.deals_of(email), *(d for d in self._store._new_deals if email in d.contacts))
-        return tuple(d for d in deals if d.is_open)
-
-    def is_logged(self, identity: str) -> bool:
-        """Under --reprocess, a message logged before is decided again (LIFE-1, LIFE-7); one
-        logged and deleted stays decided (LIFE-5)."""
-        store = self._store
-        if identity in store._new_logged:
-            return True
-        if store.reprocess:
-            return store.engine.is_logged(identity) and store.engine.email_id(identity) is None
-        return store.engine.is_logged(identity)
-
-    def is_forgotten(self, email: str) -> bool:
-        return self._store.engine.is_forgotten(self._store.keyed_hash(email))
-
-    def deal(self, id: int) -> Deal | None:
-        return next((d for d in self._store._new_deals if d.id == id), None) or self._store.engine.get(Deal, id)
+from .view import StoreView
 
 
 class Store:
@@ -95,7 +58,7 @@ class Store:
         self.reprocess = False
         self.listed: list[RunMessage] = []  # what this run did, message by message (LIFE-6, LIFE-7)
         self._run: RunState | None = None
-        self._view = _View(self)
+        self._view = StoreView(self)
         self._reset()
         garbage = engine.meta().get("garbage")
         if garbage and getattr(engine, "writing", False):  # files an interrupted removal left
@@ -140,7 +103,7 @@ class Store:
     def close(self) -> None:
         self.engine.close()
 
-    def view(self) -> _View:
+    def view(self) -> StoreView:
         return self._view
 
     # ------------------------------------------------------------ reading records
@@ -184,7 +147,7 @@ class Store:
         )
         files = self.blobs.written()
         if self._run is not None and (self._run.recorded or changes_anything(changes)):
-            changes = replace(changes, run=self._run.progress(self.listed, files))
+            changes = replace(changes, run=self._run.progress(self.listed, files, self._listed_ids))
         ids = self.engine.write(changes)
         for listed, added in self._listed_ids if self._run is not None else ():  # a dry run's ids are none
             self.listed[listed] = replace(self.listed[listed], email_id=ids[added])
@@ -289,6 +252,9 @@ class Store:
         if isinstance(decision, Accepted):
             assert message is not None  # only a parsed message can be accepted
             logged = project.logged(item, message, decision, now)
+            erased = self._erased(message, scrub.logged_texts(logged))
+            if erased:
+                logged = scrub.scrubbed_logged(logged, erased)
             same = self._same_as_stored(logged.email)
             if same is None:
                 created = self._log(logged)
@@ -300,14 +266,20 @@ class Store:
                 return 0
         elif isinstance(decision, Rejected):
             rejection = project.rejection(item, message, decision, now)
-            if rejection.sender and self._view.is_forgotten(rejection.sender):
-                rejection = replace(rejection, sender="")  # LIFE-3: no record names an erased address
+            erased = self._erased(message, (rejection.sender, rejection.subject, rejection.reason))
+            rejection = scrub.scrubbed_rejection(rejection, erased) if erased else rejection
+            if self._keeps_history(rejection):
+                self.listed.append(self._kept(item, message))
+                self.sources.mark(item)
+                return 0
             self._unlog(rejection.identity)
             self._reject(rejection)
         else:
             assert isinstance(decision, (Skipped, Duplicate))
         if not isinstance(decision, Skipped):
-            self.listed.append(project.listed(item, message, decision))
+            row = project.listed(item, message, decision)
+            erased = self._erased(message, (row.sender, row.subject, row.reason))
+            self.listed.append(scrub.scrubbed_row(row, erased) if erased else row)
         self.sources.mark(item)
         return created
 
@@ -328,6 +300,27 @@ class Store:
             self._removed.append(("emails", stored.id))
             return None
         return stored.id
+
+    def _erased(self, message: Message | None, texts: Iterable[str]) -> tuple[str, ...]:
+        """LIFE-3: the erased addresses a new record would name (none before a first forget)."""
+        if not (self._meta.get("secret") or self.engine.meta().get("secret")):
+            return ()
+        return scrub.erased_in(message, texts, self._view.is_forgotten)
+
+    def _keeps_history(self, rejection: Rejection) -> bool:
+        """LIFE-2: under --reprocess, a deactivated user's logged e-mail stays logged."""
+        return (
+            self.reprocess
+            and rejection.code == Code.USER_DEACTIVATED
+            and self.engine.email_id(rejection.identity) is not None
+        )
+
+    def _kept(self, item: RawMessage, message: Message | None) -> RunMessage:
+        assert message is not None
+        stored = self.engine.get(Email, self.engine.email_id(message.identity) or 0)
+        assert stored is not None
+        self._new_logged.add(message.identity)
+        return project.kept(item, message, stored)
 
     def _unlog(self, identity: str) -> None:
         """Under --reprocess, a message logged before and rejected now is no longer logged."""

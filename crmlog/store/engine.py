@@ -28,6 +28,7 @@ class RunProgress:
     fields: Mapping[str, Any]
     messages: tuple[Doc, ...] = ()
     files: tuple[str, ...] = ()  # body packs and attachment files this batch wrote
+    email_ids: tuple[tuple[int, int], ...] = ()  # (index in messages, index in Changes.added) of a logged one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,14 +13,12 @@ so that no undo brings back what was forgotten, deleted or merged away.
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .. import jsonio
 from ..errors import DataError, InUse, UsageError
 from ..model import iso
 from ..records import (
@@ -32,15 +30,13 @@ from ..records import (
     Email,
     EmailBody,
     Forgotten,
-    ForwardInfo,
     Notice,
     Rejection,
     Run,
     RunMessage,
 )
 from .db import Store
-
-ERASED = "[erased]"
+from .scrub import names_any, scrubbed_body, scrubbed_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +70,7 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
     for address in addresses:
         if not store.engine.is_forgotten(store.keyed_hash(address)):
             store.add(Forgotten(hash=store.keyed_hash(address), at=iso(now)))
-    names = _namer(addresses)
+    names = names_any(addresses)
     gone: set[int] = set()
     changed: dict[int, Email] = {}
     bodies: dict[int, EmailBody] = {}
@@ -84,8 +80,8 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
             continue
         body = store.body(email)
         if names(email.to_doc()) or names(body.to_doc()):
-            changed[email.id] = _scrubbed_email(email, addresses)
-            bodies[email.id] = _scrubbed_body(body, addresses)
+            changed[email.id] = scrubbed_email(email, addresses)
+            bodies[email.id] = scrubbed_body(body, addresses)
     files, runs = _rewrite(
         store,
         gone,
@@ -93,7 +89,7 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
         bodies,
         Journals(
             dropped=lambda table, doc: names(doc),
-            body=lambda body: _scrubbed_body(body, addresses) if names(body.to_doc()) else None,
+            body=lambda body: scrubbed_body(body, addresses) if names(body.to_doc()) else None,
             row=lambda row: names(row.to_doc()),
         ),
     )
@@ -123,54 +119,6 @@ def _team_addresses(store: Store) -> set[str]:
     for u in store.users:
         out |= {u.email, *(a for a, _ in u.inboxes), *u.aliases}
     return out
-
-
-def _namer(addresses: Iterable[str]) -> Callable[[Any], bool]:
-    """Whether a stored document names one of the addresses, anywhere, in any case."""
-    wanted = [a.lower() for a in addresses]
-
-    def names(doc: Any) -> bool:
-        text = jsonio.dumps(doc).decode("utf-8", "replace").lower()
-        return any(a in text for a in wanted)
-
-    return names
-
-
-def _scrub_text(text: str, addresses: Iterable[str]) -> str:
-    for a in addresses:
-        text = re.sub(re.escape(a), ERASED, text, flags=re.IGNORECASE)
-    return text
-
-
-def _scrubbed_email(email: Email, addresses: tuple[str, ...]) -> Email:
-    forward = email.forward
-    if forward is not None:
-        forward = ForwardInfo(
-            note=_scrub_text(forward.note, addresses),
-            client=forward.client,
-            forwarded_by=forward.forwarded_by,
-            forwarded_at=forward.forwarded_at,
-            subject=_scrub_text(forward.subject, addresses),
-        )
-    return replace(
-        email,
-        contacts=tuple(c for c in email.contacts if c not in addresses),
-        subject=_scrub_text(email.subject, addresses),
-        sender="" if email.sender in addresses else email.sender,
-        forward=forward,
-        attachments=tuple(replace(a, filename=_scrub_text(a.filename, addresses)) for a in email.attachments),
-    )
-
-
-def _scrubbed_body(body: EmailBody, addresses: tuple[str, ...]) -> EmailBody:
-    return replace(
-        body,
-        text=_scrub_text(body.text, addresses),
-        html=_scrub_text(body.html, addresses),
-        from_name=_scrub_text(body.from_name, addresses),
-        to=tuple(x for x in body.to if x not in addresses),
-        cc=tuple(x for x in body.cc if x not in addresses),
-    )
 
 
 @dataclass(frozen=True, slots=True)

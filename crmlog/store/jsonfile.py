@@ -226,6 +226,9 @@ class JsonEngine:
             self._storage.data.setdefault(table, {})[str(doc_id)] = doc
             self._storage.dirty = True
             self._forget(table)
+        for table in {t for t, _, _ in changes.restored}:  # each in its place: a table is read in id order
+            docs = self._storage.data[table]
+            self._storage.data[table] = dict(sorted(docs.items(), key=lambda item: int(item[0])))
         for record in changes.replaced:  # whole: a field left out is gone, not kept
             docs = self._table(record.TABLE)
             if str(record.id) not in docs:
@@ -253,7 +256,7 @@ class JsonEngine:
             assert changes.run is not None
             for n, record in enumerate(changes.added):
                 journal.note_added(undo, record.TABLE, [ids[n]])
-            self._put_run(changes.run, undo)
+            self._put_run(changes.run, undo, ids)
         if changes.meta:
             self._meta.update(changes.meta)
             self._storage.dirty = True
@@ -288,11 +291,14 @@ class JsonEngine:
         undo["files"] = [*undo["files"], *changes.run.files]
         return undo
 
-    def _put_run(self, progress: RunProgress, undo: Doc) -> None:
+    def _put_run(self, progress: RunProgress, undo: Doc, ids: list[int]) -> None:
         runs = self._storage.data.setdefault("runs", {})
         doc = dict(runs.get(str(progress.id)) or {"messages": []})
         doc.update(progress.fields)
-        doc["messages"] = [*doc.get("messages", ()), *progress.messages]
+        messages = [dict(m) for m in progress.messages]
+        for n, added in progress.email_ids:
+            messages[n]["email_id"] = ids[added]
+        doc["messages"] = [*doc.get("messages", ()), *messages]
         doc["undo"] = undo
         runs[str(progress.id)] = doc
         self._storage.dirty = True

@@ -145,7 +145,7 @@ def listed(item: RawMessage, message: Message | None, decision: Accepted | Rejec
         )
     if isinstance(decision, Rejected):
         return replace(row, outcome="rejected", code=str(decision.code), reason=decision.reason)
-    return replace(row, reason="logged already (ONCE-1)")
+    return replace(row, reason="decided already: logged before (ONCE-1), or logged and deleted (LIFE-5)")
 
 
 def unknown_deals(message: Message, d: Accepted, now: datetime) -> tuple[Notice, ...]:
@@ -175,3 +175,19 @@ def _no_deal(sub: DealAddress) -> str:
     if sub.deal_id is None:
         return f"{sub.tag.removeprefix('deal-')!r} after '+deal-' is not a deal number"
     return f"there is no deal {sub.deal_id}"
+
+
+def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
+    """The row of a message whose logged e-mail stays as it is (LIFE-2 under --reprocess)."""
+    return RunMessage(
+        source=item.source,
+        key=item.key,
+        message_id=message.message_id,
+        sender=message.sender.email if message.sender else "",
+        subject=stored.subject,
+        outcome="logged",
+        reason="kept: a deactivated user's history stays (LIFE-2)",
+        user=stored.user,
+        contacts=stored.contacts,
+        email_id=stored.id,
+    )

@@ -40,7 +40,9 @@ class RunState:
     recorded: bool = False
     _sent: int = 0  # messages of the listing written to the run so far
 
-    def progress(self, listed: list[RunMessage], files: tuple[str, ...]) -> RunProgress:
+    def progress(self, listed: list[RunMessage], files: tuple[str, ...], logged: list[tuple[int, int]]) -> RunProgress:
+        """The batch's part of the run; `logged`: (index in `listed`, index in the batch's
+        additions) of each message logged, whose e-mail's id the engine fills in."""
         fields = {
             "started": self.started,
             "finished": self.finished,
@@ -50,8 +52,9 @@ class RunState:
             "counts": self.counts,
         }
         messages = tuple(m.to_doc() for m in listed[self._sent :])
+        email_ids = tuple((n - self._sent, added) for n, added in logged if n >= self._sent)
         self._sent, self.recorded = len(listed), True
-        return RunProgress(id=self.id, fields=fields, messages=messages, files=files)
+        return RunProgress(id=self.id, fields=fields, messages=messages, files=files, email_ids=email_ids)
 
 
 def changes_anything(changes: Changes) -> bool:
@@ -109,19 +112,21 @@ def undo(store: Store, run: Run, now: datetime) -> Undone:
 
 
 def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
-    """Attachment files of the run's e-mails that it found on disk instead of writing them (so
-    they are not among its files), and that nothing points to once it is undone: those a run
-    killed before its write had left, whose messages this run logged. Nothing points to a file
-    that no e-mail but the run's own names, nor an e-mail document kept to be put back (by this
-    undo, or by the undo of an older run)."""
+    """Files of the run's e-mails that are not among the files it wrote, and that nothing
+    points to once it is undone: attachment files it found on disk (a run killed before its
+    write had left them, and this run logged their messages), and body packs that a later
+    `emails delete` or `contacts forget` wrote with the run's bodies in them. Nothing points to
+    a file that no e-mail but the run's own names, nor an e-mail document kept to be put back
+    (by this undo, or by the undo of an older run)."""
     own = set(j["added"].get("emails", ()))
-    found = {
-        f"attachments/{a.sha256}"
-        for email in (store.get(Email, i) for i in own)
-        if email is not None
-        for a in email.attachments
-        if a.stored
-    } - set(j["files"])
+    found: set[str] = set()
+    for email in (store.get(Email, i) for i in own):
+        if email is None:
+            continue
+        found |= {f"attachments/{a.sha256}" for a in email.attachments if a.stored}
+        if email.body is not None:
+            found.add(store.blobs.pack_of(email.body))
+    found -= set(j["files"])
     if not found:
         return []
     kept = [e for e in store.read(Email) if e.id not in own]
@@ -134,4 +139,6 @@ def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
     ]
     for email in kept:
         found -= {f"attachments/{a.sha256}" for a in email.attachments if a.stored}
+        if email.body is not None:
+            found.discard(store.blobs.pack_of(email.body))
     return sorted(found)
