@@ -32,7 +32,7 @@ from .records import Rejection, RunMessage
 from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
-from .store.runs import Outcome
+from .store.runs import Outcome, stored_outcome
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
@@ -182,7 +182,7 @@ def ingest(
                     message, decision = decide_raw(item, store.view(), settings, session_login, caps)
                     parsed += 1
                     if reprocess and not isinstance(decision, Skipped):
-                        befores.append(store.stored_outcome(message.identity if message else raw_identity(item.data)))
+                        befores.append(stored_outcome(store, message.identity if message else raw_identity(item.data)))
                     summary.count(decision, store.apply(item, message, decision, now=clock()))
                 scanned += 1
                 if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:

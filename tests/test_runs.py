@@ -37,6 +37,7 @@ RUN_KEYS = {
     "contacts_created",
 }
 MESSAGE_KEYS = {
+    "identity",  # ONCE-1: the Message-ID, or the sha256 of a message without one
     "source",
     "key",
     "message_id",

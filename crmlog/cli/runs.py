@@ -49,8 +49,9 @@ def runs_list(env: Env, as_json: bool) -> None:
 @pass_env
 def runs_show(env: Env, run_id: int, as_json: bool) -> None:
     """One run, with what it did message by message (as `ingest --list`)."""
-    run = find.run(env.reader(), run_id)
-    messages = [{**m.to_doc(), "change": None, "before": None} for m in run.messages]
+    store = env.reader()
+    run = find.run(store, run_id)
+    messages = [{**m.to_doc(), "change": None, "before": None} for m in undoing.messages(store, run)]
     row = {**run_row(run), "messages": messages}
     if as_json:
         render.emit_json(row)

@@ -24,10 +24,12 @@ class RunMessage:
     reason: str = ""
     user: str | None = None
     contacts: tuple[str, ...] = ()
-    email_id: int | None = None
+    email_id: int | None = None  # known once written; a stored listing finds it by `identity`
+    identity: str = ""  # ONCE-1
 
     def to_doc(self) -> Doc:
         return {
+            "identity": self.identity,
             "source": self.source,
             "key": self.key,
             "message_id": self.message_id,
@@ -55,14 +57,16 @@ class RunMessage:
             user=doc.get("user"),
             contacts=tuple(doc.get("contacts", ())),
             email_id=doc.get("email_id"),
+            identity=doc.get("identity", ""),
         )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
-    """A recorded ingest run. `undo` is the engine's journal of what the run wrote (the ids it
-    added, the documents it changed as they were before, the mailbox states it moved on, the
-    files it wrote), kept until the run is undone; its form is the engine's own."""
+    """A recorded ingest run. Its listing, message by message, is kept beside the records (the
+    engine's blobs: a run of 100,000 messages would otherwise weigh on every later run);
+    `listing` is how much of it the run's batches wrote. `undo` is the journal of what the run
+    wrote (journal.py), kept until the run is undone."""
 
     TABLE: ClassVar[str] = "runs"
 
@@ -73,7 +77,7 @@ class Run:
     user: str | None = None  # the session login (`--user`)
     undone: str | None = None  # when it was undone
     counts: dict[str, int] = field(default_factory=dict)
-    messages: tuple[RunMessage, ...] = ()
+    listing: int = 0
     undo: Doc = field(default_factory=dict, repr=False)
 
     def to_doc(self) -> Doc:
@@ -84,7 +88,7 @@ class Run:
             "user": self.user,
             "undone": self.undone,
             "counts": dict(self.counts),
-            "messages": [m.to_doc() for m in self.messages],
+            "listing": self.listing,
             "undo": self.undo,
         }
 
@@ -98,7 +102,7 @@ class Run:
             user=doc.get("user"),
             undone=doc.get("undone"),
             counts={k: int(v) for k, v in doc.get("counts", {}).items()},
-            messages=tuple(RunMessage.from_doc(m) for m in doc.get("messages", ())),
+            listing=int(doc.get("listing", 0)),
             undo=doc.get("undo") or {},
         )
 

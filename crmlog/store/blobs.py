@@ -12,14 +12,15 @@
 
 from __future__ import annotations
 
+import os
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import jsonio
 from ..errors import DataError, StorageIOError
-from ..records import BodyRef, EmailBody
+from ..records import BodyRef, Doc, EmailBody
 from .files import fsync_dir, write_file_atomically
 
 
@@ -27,6 +28,7 @@ class FileBlobs:
     def __init__(self, db: Path, *, next_pack: int, writing: bool):
         self.bodies_dir = db.with_name(db.stem + ".bodies")
         self.attachments_dir = db.with_name(db.stem + ".attachments")
+        self.runs_dir = db.with_name(db.stem + ".runs")
         self.next = next_pack
         self.writing = writing
         self._pending: list[bytes] = []
@@ -113,6 +115,51 @@ class FileBlobs:
         """The files made durable by the flushes since the last call (a run's undo journal)."""
         written, self._written = tuple(self._written), []
         return written
+
+    def _listing_path(self, run: int) -> Path:
+        return self.runs_dir / f"{run:06d}.jsonl"
+
+    def add_listing(self, run: int, rows: Sequence[Doc], committed: int) -> int:
+        """A run's listing is a file of JSON lines (`<db stem>.runs/NNNNNN.jsonl`), appended to
+        by each batch and synced before the database that counts its bytes is written."""
+        if not self.writing or not rows:
+            return committed
+        data = b"".join(jsonio.dumps(row) + b"\n" for row in rows)
+        try:
+            self.runs_dir.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(self._listing_path(run), os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.ftruncate(fd, committed)
+                os.pwrite(fd, data, committed)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if committed == 0:
+                fsync_dir(self.runs_dir)
+        except OSError as exc:
+            raise StorageIOError(f"cannot write a run's listing in {self.runs_dir}: {exc.strerror}") from None
+        return committed + len(data)
+
+    def listing(self, run: int, length: int) -> list[Doc]:
+        if not length:
+            return []
+        path = self._listing_path(run)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(length)
+            return [jsonio.loads(line) for line in data.splitlines() if line]
+        except (OSError, ValueError) as exc:
+            raise DataError(f"the listing of run {run} is missing or damaged in {path}: {exc}") from None
+
+    def replace_listing(self, run: int, rows: Sequence[Doc]) -> int:
+        data = b"".join(jsonio.dumps(row) + b"\n" for row in rows)
+        if self.writing:
+            try:
+                self.runs_dir.mkdir(mode=0o700, exist_ok=True)
+                write_file_atomically(self._listing_path(run), data)
+            except OSError as exc:
+                raise StorageIOError(f"cannot write a run's listing in {self.runs_dir}: {exc.strerror}") from None
+        return len(data)
 
     def pack_of(self, ref: BodyRef) -> str:
         return f"bodies/{ref[0]:06d}.pack"

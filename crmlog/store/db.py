@@ -37,7 +37,7 @@ from . import project, scrub
 from .engine import Changes, Engine
 from .export import save_attachments
 from .jsonfile import LOCK_TIMEOUT, JsonEngine
-from .runs import Outcome, RunState, changes_anything
+from .runs import RunState, changes_anything
 from .state import SourceStates
 from .view import StoreView
 
@@ -80,6 +80,7 @@ class Store:
         self._new_deals: list[Deal] = []
         self._listed_ids: list[tuple[int, int]] = []  # (index in self.listed, index in self._added)
         self._garbage: list[str] = []
+        self._listings: dict[int, list[Doc]] = {}
 
     @classmethod
     def reader(cls, path: Path) -> Store:
@@ -134,6 +135,12 @@ class Store:
         leaves them to the next writer). Returns the ids the batch's new records got, in the
         order they were added."""
         meta = {**self._meta, **self.blobs.flush()}
+        if self._listings:  # rewritten listings, the runs that count them in the same write
+            lengths = {run: self.blobs.replace_listing(run, rows) for run, rows in self._listings.items()}
+            self._replaced = [
+                replace(r, listing=lengths[r.id]) if isinstance(r, Run) and r.id in lengths else r
+                for r in self._replaced
+            ]
         if self._garbage:
             meta["garbage"] = self._garbage
         changes = Changes(
@@ -147,7 +154,7 @@ class Store:
         )
         files = self.blobs.written()
         if self._run is not None and (self._run.recorded or changes_anything(changes)):
-            changes = replace(changes, run=self._run.progress(self.listed, files, self._listed_ids))
+            changes = replace(changes, run=self._run.progress(self.listed, files, self.blobs))
         ids = self.engine.write(changes)
         for listed, added in self._listed_ids if self._run is not None else ():  # a dry run's ids are none
             self.listed[listed] = replace(self.listed[listed], email_id=ids[added])
@@ -194,6 +201,10 @@ class Store:
         """Files no record will point to once the batch is written: removed after it."""
         self._garbage.extend(names)
 
+    def rewrite_listing(self, run: int, rows: list[Doc]) -> None:
+        """A run's listing written anew at commit (its Run record must be replaced in the batch)."""
+        self._listings[run] = rows
+
     def set_meta(self, key: str, value: Any) -> None:
         self._meta[key] = value
 
@@ -232,18 +243,6 @@ class Store:
     def skip(self, item: Unaddressed) -> None:
         """Record a message whose header block named no logging address (ADDR-2) as decided."""
         self.sources.mark(item)
-
-    def stored_outcome(self, identity: str) -> Outcome | None:
-        """What is stored of a message (LIFE-7: `before`): logged (by whom) or rejected (why)."""
-        email_id = self.engine.email_id(identity)
-        if email_id is not None:
-            email = self.engine.get(Email, email_id)
-            return Outcome("logged", None, email.user if email else None)
-        rejection_id = self.engine.rejection_id(identity)
-        if rejection_id is not None:
-            rejection = self.engine.get(Rejection, rejection_id)
-            return Outcome("rejected", rejection.code if rejection else None, None)
-        return None
 
     def apply(self, item: RawMessage, message: Message | None, decision: Decision, *, now: datetime) -> int:
         """Record one decided message: its records and its source state go in the same batch.

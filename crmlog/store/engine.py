@@ -12,7 +12,7 @@ batch's changes, makes the blobs durable first, then hands the batch to `write`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,14 +21,12 @@ from ..records import BodyRef, Contact, Deal, Doc, EmailBody, R, Record
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunProgress:
-    """A batch of an ingest run (LIFE-6): the run's document gets `fields`, the `messages`
-    listed after those it has, and the batch's undo journal (journal.py), in the same write."""
+    """A batch of an ingest run (LIFE-6): the run's document gets `fields` and the batch's undo
+    journal (journal.py), in the same write."""
 
     id: int
     fields: Mapping[str, Any]
-    messages: tuple[Doc, ...] = ()
     files: tuple[str, ...] = ()  # body packs and attachment files this batch wrote
-    email_ids: tuple[tuple[int, int], ...] = ()  # (index in messages, index in Changes.added) of a logged one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +126,19 @@ class Blobs(Protocol):
 
     def written(self) -> tuple[str, ...]:
         """The files made durable by the flushes since the last call (a run's undo journal)."""
+        ...
+
+    def add_listing(self, run: int, rows: Sequence[Doc], committed: int) -> int:
+        """Append rows to a run's listing after the `committed` part of it (what a batch cut
+        short left after it is dropped), durably; the listing's new length."""
+        ...
+
+    def listing(self, run: int, length: int) -> list[Doc]:
+        """The rows of a run's listing, its first `length` written."""
+        ...
+
+    def replace_listing(self, run: int, rows: Sequence[Doc]) -> int:
+        """A run's listing written anew (rows taken out: LIFE-3); its length."""
         ...
 
     def pack_of(self, ref: BodyRef) -> str:

@@ -141,6 +141,7 @@ class _Journal:
     run: Run
     entries: list[tuple[list[Any], EmailBody | None]]
     rows: tuple[RunMessage, ...]
+    listed: tuple[RunMessage, ...]  # the rows before
 
 
 def _rewrite(
@@ -172,8 +173,11 @@ def _rewrite(
         undo = j.run.undo
         if "changed" in undo:
             undo = {**undo, "changed": [_carried(store, entry, body, packs) for entry, body in j.entries]}
-        if undo != j.run.undo or j.rows != j.run.messages:
-            store.replace(replace(j.run, messages=j.rows, undo=undo))
+        rows_changed = len(j.rows) != len(j.listed)
+        if undo != j.run.undo or rows_changed:
+            if rows_changed:
+                store.rewrite_listing(j.run.id, [m.to_doc() for m in j.rows])
+            store.replace(replace(j.run, undo=undo))
             changed_runs += 1
     kept = {a.sha256 for e in everything if e.id not in gone for a in e.attachments if a.stored}
     kept |= {  # an e-mail document an undo puts back keeps its attachments too
@@ -209,7 +213,8 @@ def _journals(store: Store, journals: Journals, packs: set[str]) -> list[_Journa
             if new is not None and ref is not None:
                 packs.add(store.blobs.pack_of(ref))
             entries.append((list(entry), new))
-        out.append(_Journal(run, entries, tuple(m for m in run.messages if not journals.row(m))))
+        listed = tuple(RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing))
+        out.append(_Journal(run, entries, tuple(m for m in listed if not journals.row(m)), listed))
     return out
 
 

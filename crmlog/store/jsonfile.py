@@ -55,7 +55,9 @@ class JsonEngine:
         self.blobs = FileBlobs(self.path, next_pack=0, writing=self.writing)
         if self.writing:
             self._lock = take_lock(self.path, lock_timeout)
-            remove_stale_temp_files(self.path.parent, self.blobs.attachments_dir, self.blobs.bodies_dir)
+            remove_stale_temp_files(
+                self.path.parent, self.blobs.attachments_dir, self.blobs.bodies_dir, self.blobs.runs_dir
+            )
         try:
             data = schema.load(self.path)
             upgraded = write and schema.upgrade(data)
@@ -256,7 +258,7 @@ class JsonEngine:
             assert changes.run is not None
             for n, record in enumerate(changes.added):
                 journal.note_added(undo, record.TABLE, [ids[n]])
-            self._put_run(changes.run, undo, ids)
+            self._put_run(changes.run, undo)
         if changes.meta:
             self._meta.update(changes.meta)
             self._storage.dirty = True
@@ -291,14 +293,10 @@ class JsonEngine:
         undo["files"] = [*undo["files"], *changes.run.files]
         return undo
 
-    def _put_run(self, progress: RunProgress, undo: Doc, ids: list[int]) -> None:
+    def _put_run(self, progress: RunProgress, undo: Doc) -> None:
         runs = self._storage.data.setdefault("runs", {})
-        doc = dict(runs.get(str(progress.id)) or {"messages": []})
+        doc = dict(runs.get(str(progress.id)) or {})
         doc.update(progress.fields)
-        messages = [dict(m) for m in progress.messages]
-        for n, added in progress.email_ids:
-            messages[n]["email_id"] = ids[added]
-        doc["messages"] = [*doc.get("messages", ()), *messages]
         doc["undo"] = undo
         runs[str(progress.id)] = doc
         self._storage.dirty = True

@@ -128,6 +128,7 @@ def delivery_errors(message: Message, d: Accepted, now: datetime) -> tuple[Notic
 def listed(item: RawMessage, message: Message | None, decision: Accepted | Rejected | Duplicate) -> RunMessage:
     """One row of a run's listing (`ingest --list`, `runs show`; LIFE-6, LIFE-7)."""
     row = RunMessage(
+        identity=message.identity if message else raw_identity(item.data),
         source=item.source,
         key=item.key,
         message_id=message.message_id if message else "",
@@ -180,6 +181,7 @@ def _no_deal(sub: DealAddress) -> str:
 def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
     """The row of a message whose logged e-mail stays as it is (LIFE-2 under --reprocess)."""
     return RunMessage(
+        identity=message.identity,
         source=item.source,
         key=item.key,
         message_id=message.message_id,

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import InUse
 from ..model import iso
-from ..records import Doc, Email, Run, RunMessage
+from ..records import Doc, Email, Rejection, Run, RunMessage
 from . import journal
-from .engine import Changes, RunProgress
+from .engine import Blobs, Changes, RunProgress
 
 if TYPE_CHECKING:
     from .db import Store
@@ -38,11 +38,15 @@ class RunState:
     counts: dict[str, int] = field(default_factory=dict)
     finished: str | None = None
     recorded: bool = False
+    listing: int = 0  # bytes of its listing written
     _sent: int = 0  # messages of the listing written to the run so far
 
-    def progress(self, listed: list[RunMessage], files: tuple[str, ...], logged: list[tuple[int, int]]) -> RunProgress:
-        """The batch's part of the run; `logged`: (index in `listed`, index in the batch's
-        additions) of each message logged, whose e-mail's id the engine fills in."""
+    def progress(self, listed: list[RunMessage], files: tuple[str, ...], blobs: Blobs) -> RunProgress:
+        """The batch's part of the run: its rows added to the run's listing (durable before the
+        write that counts them), the run's fields, the files the batch wrote."""
+        rows = [m.to_doc() for m in listed[self._sent :]]
+        self.listing = blobs.add_listing(self.id, rows, self.listing)
+        self._sent, self.recorded = len(listed), True
         fields = {
             "started": self.started,
             "finished": self.finished,
@@ -50,11 +54,9 @@ class RunState:
             "user": self.user,
             "undone": None,
             "counts": self.counts,
+            "listing": self.listing,
         }
-        messages = tuple(m.to_doc() for m in listed[self._sent :])
-        email_ids = tuple((n - self._sent, added) for n, added in logged if n >= self._sent)
-        self._sent, self.recorded = len(listed), True
-        return RunProgress(id=self.id, fields=fields, messages=messages, files=files, email_ids=email_ids)
+        return RunProgress(id=self.id, fields=fields, files=files)
 
 
 def changes_anything(changes: Changes) -> bool:
@@ -142,3 +144,25 @@ def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
         if email.body is not None:
             found.discard(store.blobs.pack_of(email.body))
     return sorted(found)
+
+
+def messages(store: Store, run: Run) -> list[RunMessage]:
+    """A run's listing, each logged message with the id of its e-mail where it still is."""
+    rows = [RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing)]
+    return [
+        replace(m, email_id=store.engine.email_id(m.identity)) if m.outcome == "logged" and m.identity else m
+        for m in rows
+    ]
+
+
+def stored_outcome(store: Store, identity: str) -> Outcome | None:
+    """What is stored of a message (LIFE-7: `before`): logged (by whom) or rejected (why)."""
+    email_id = store.engine.email_id(identity)
+    if email_id is not None:
+        email = store.engine.get(Email, email_id)
+        return Outcome("logged", None, email.user if email else None)
+    rejection_id = store.engine.rejection_id(identity)
+    if rejection_id is not None:
+        rejection = store.engine.get(Rejection, rejection_id)
+        return Outcome("rejected", rejection.code if rejection else None, None)
+    return None
