@@ -40,7 +40,7 @@ from crmlog.records import (
     TeamInbox,
     User,
 )
-from crmlog.store.engine import Changes, Engine
+from crmlog.store.engine import Changes, Engine, RunProgress
 from crmlog.store.jsonfile import JsonEngine
 
 # ------------------------------------------------------------------ the engines
@@ -848,3 +848,88 @@ def test_once_4_a_reader_never_waits_for_the_writer(engine_factory):
     reader = engine_factory(write=False, lock_timeout=5.0)
     assert time.monotonic() - started < 2.0
     assert reader.get(Contact, i) == replace(SAMPLES[Contact][0], id=i)
+
+
+# ------------------------------------------------------------------ correcting the CRM (LIFE-1..6)
+
+
+def test_life_4_a_contact_is_found_by_an_address_merged_into_it(engine_factory):
+    engine = engine_factory()
+    jo = SAMPLES[Contact][1]  # aliases=("jo.old@freemail.example",)
+    [i] = engine.write(Changes(added=(jo,)))
+    assert engine.contact("jo.old@freemail.example") == replace(jo, id=i)
+    assert engine_factory.reopen(engine).contact("jo.old@freemail.example") == replace(jo, id=i)
+
+
+def test_life_5_a_deleted_message_stays_logged_but_has_no_email(engine_factory):
+    engine = engine_factory()
+    email = SAMPLES[Email][0]
+    [i] = engine.write(Changes(added=(email,)))
+    assert engine.email_id(email.identity) == i
+    engine.write(Changes(removed=((Email.TABLE, i),), added=(Deleted(identity=email.identity),)))
+    assert engine.email_id(email.identity) is None
+    assert engine.is_logged(email.identity)  # decided for good
+    assert engine_factory.reopen(engine).is_logged(email.identity)
+
+
+def test_life_3_a_forgotten_hash_is_known(engine_factory):
+    engine = engine_factory()
+    assert not engine.is_forgotten("ab" * 32)
+    engine.write(Changes(added=(SAMPLES[Forgotten][0],)))
+    assert engine.is_forgotten("ab" * 32) and not engine.is_forgotten("cd" * 32)
+    assert engine_factory.reopen(engine).is_forgotten("ab" * 32)
+
+
+def test_life_6_next_id_and_stored_documents(engine_factory):
+    engine = engine_factory()
+    assert engine.next_id(Run) == 1 and engine.document(Run.TABLE, 1) is None
+    [i] = engine.write(Changes(added=(SAMPLES[Run][1],)))
+    assert engine.next_id(Run) == i + 1
+    assert engine.document(Run.TABLE, i) == SAMPLES[Run][1].to_doc()
+
+
+def test_life_6_a_restored_record_is_back_in_its_place_under_its_id(engine_factory):
+    engine = engine_factory()
+    a, b = SAMPLES[Contact]
+    ids = engine.write(Changes(added=(a, b)))
+    engine.write(Changes(removed=((Contact.TABLE, ids[0]),)))
+    engine.write(Changes(restored=((Contact.TABLE, ids[0], a.to_doc()),)))
+    expected = [replace(a, id=ids[0]), replace(b, id=ids[1])]
+    assert list(engine.read(Contact)) == expected  # in id order
+    assert engine.contact(a.email) == expected[0]
+    assert list(engine_factory.reopen(engine).read(Contact)) == expected
+
+
+def test_life_6_a_dropped_source_state_is_gone(engine_factory):
+    engine = engine_factory()
+    state = {"source": "/m/Maildir", "kind": "maildir", "keys": ["1.host"]}
+    engine.write(Changes(sources=(state,)))
+    engine.write(Changes(dropped_sources=("/m/Maildir",)))
+    assert engine.source_states() == []
+    assert engine_factory.reopen(engine).source_states() == []
+
+
+def test_life_6_a_run_journals_what_its_batches_add_change_and_move_on(engine_factory):
+    """The undo journal is written with the batch it accounts for (journal.py's form)."""
+    engine = engine_factory()
+    rejection = SAMPLES[Rejection][0]
+    [r] = engine.write(Changes(added=(rejection,), sources=({"source": "M", "kind": "maildir", "keys": ["1"]},)))
+    run = engine.next_id(Run)
+    progress = RunProgress(id=run, fields={"started": T0, "counts": {"logged": 1}, "listing": 0}, files=("x",))
+    contact = SAMPLES[Contact][0]
+    [c] = engine.write(
+        Changes(
+            added=(contact,),
+            removed=((Rejection.TABLE, r),),
+            sources=({"source": "M", "kind": "maildir", "keys": ["1", "2"]}, {"source": "N", "kind": "mbox"}),
+            run=progress,
+        )
+    )
+    stored = engine_factory.reopen(engine).get(Run, run)
+    assert stored is not None and stored.counts == {"logged": 1}
+    assert stored.undo == {
+        "added": {Contact.TABLE: [c]},
+        "changed": [[Rejection.TABLE, r, rejection.to_doc()]],
+        "sources": {"M": {"added": ["2"], "dropped": []}, "N": {"new": True}},
+        "files": ["x"],
+    }
