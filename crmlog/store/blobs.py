@@ -140,6 +140,19 @@ class FileBlobs:
             raise StorageIOError(f"cannot write a run's listing in {self.runs_dir}: {exc.strerror}") from None
         return committed + len(data)
 
+    def cut_listing(self, run: int, length: int) -> int:
+        """Back to `length` (a listing that had nothing counted yet: no file)."""
+        if self.writing:
+            path = self._listing_path(run)
+            try:
+                if length:
+                    os.truncate(path, length)
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass  # the next batch of the run cuts it back too; a new run, to nothing
+        return length
+
     def listing(self, run: int, length: int) -> list[Doc]:
         if not length:
             return []

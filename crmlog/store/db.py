@@ -155,7 +155,12 @@ class Store:
         files = self.blobs.written()
         if self._run is not None and (self._run.recorded or changes_anything(changes)):
             changes = replace(changes, run=self._run.progress(self.listed, files, self.blobs))
-        ids = self.engine.write(changes)
+        try:
+            ids = self.engine.write(changes)
+        except BaseException:
+            if self._run is not None and changes.run is not None:  # its rows are not counted: gone
+                self._run.listing = self.blobs.cut_listing(self._run.id, changes.run.committed)
+            raise
         for listed, added in self._listed_ids if self._run is not None else ():  # a dry run's ids are none
             self.listed[listed] = replace(self.listed[listed], email_id=ids[added])
         if self._garbage:

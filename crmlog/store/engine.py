@@ -27,6 +27,7 @@ class RunProgress:
     id: int
     fields: Mapping[str, Any]
     files: tuple[str, ...] = ()  # body packs and attachment files this batch wrote
+    committed: int = 0  # the run's listing before this batch (where a failed write cuts it back)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +132,10 @@ class Blobs(Protocol):
     def add_listing(self, run: int, rows: Sequence[Doc], committed: int) -> int:
         """Append rows to a run's listing after the `committed` part of it (what a batch cut
         short left after it is dropped), durably; the listing's new length."""
+        ...
+
+    def cut_listing(self, run: int, length: int) -> int:
+        """A batch's rows taken back out of a run's listing (its write failed); `length`."""
         ...
 
     def listing(self, run: int, length: int) -> list[Doc]:

@@ -45,7 +45,7 @@ class RunState:
         """The batch's part of the run: its rows added to the run's listing (durable before the
         write that counts them), the run's fields, the files the batch wrote."""
         rows = [m.to_doc() for m in listed[self._sent :]]
-        self.listing = blobs.add_listing(self.id, rows, self.listing)
+        committed, self.listing = self.listing, blobs.add_listing(self.id, rows, self.listing)
         self._sent, self.recorded = len(listed), True
         fields = {
             "started": self.started,
@@ -56,7 +56,7 @@ class RunState:
             "counts": self.counts,
             "listing": self.listing,
         }
-        return RunProgress(id=self.id, fields=fields, files=files)
+        return RunProgress(id=self.id, fields=fields, files=files, committed=committed)
 
 
 def changes_anything(changes: Changes) -> bool:
