@@ -129,10 +129,7 @@ def users_edit(
 @pass_env
 def users_deactivate(env: Env, email: str) -> None:
     """A user who left (LIFE-2): their history stays; their new mail is rejected."""
-    with env.writer(create=False) as store:
-        user = edits.set_active(store, find.user(store, email), False)
-        store.commit()
-    render.text(f"deactivated user {user.id}: {user.email} (their new mail is rejected user-deactivated)")
+    set_active(env, email, False, "deactivated user {}: {} (their new mail is rejected user-deactivated)")
 
 
 @users.command("activate")
@@ -140,10 +137,14 @@ def users_deactivate(env: Env, email: str) -> None:
 @pass_env
 def users_activate(env: Env, email: str) -> None:
     """Let a deactivated user log mail again."""
+    set_active(env, email, True, "activated user {}: {}")
+
+
+def set_active(env: Env, email: str, active: bool, said: str) -> None:
     with env.writer(create=False) as store:
-        user = edits.set_active(store, find.user(store, email), True)
+        user = edits.set_active(store, find.user(store, email), active)
         store.commit()
-    render.text(f"activated user {user.id}: {user.email}")
+    render.text(said.format(user.id, user.email))
 
 
 @users.command("remove")
