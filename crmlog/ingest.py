@@ -32,7 +32,8 @@ from .records import Rejection, RunMessage
 from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
-from .store.runs import Outcome, stored_outcome
+from .store.runs import Outcome
+from .store.undo import stored_outcome
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work

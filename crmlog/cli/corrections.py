@@ -1,6 +1,6 @@
 """Correcting the CRM (LIFE-1, LIFE-3..5, LIFE-8): the edit, merge, forget and delete commands
 of the contacts, companies, deals and e-mails groups (records.py holds the groups and their
-views, and imports this module to register these)."""
+views, and adds these to them)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from ..show import find, render
 from ..store import edits, erase
 from ..store.erase import Removed
 from .base import Env, confirm, email_address, pass_env, took, utc_now, yes_option
-from .records import companies, contacts, deals, emails
 
 
-@contacts.command("edit")
+@click.command("edit")
 @click.argument("email")
 @click.option("--name", help="A new name.")
 @click.option("--company", help="The contact's company (a domain; created if missing).")
@@ -41,7 +40,7 @@ def contacts_edit(env: Env, email: str, name: str | None, company: str | None, n
     render.text(f"changed contact {contact.email}")
 
 
-@contacts.command("merge")
+@click.command("merge")
 @click.argument("from_email")
 @click.argument("into_email")
 @yes_option
@@ -58,7 +57,7 @@ def contacts_merge(env: Env, from_email: str, into_email: str, yes: bool) -> Non
     render.text(f"merged {source.email} into {into.email}: {describe(moved)} {took(started)}")
 
 
-@contacts.command("forget")
+@click.command("forget")
 @click.argument("email")
 @yes_option
 @pass_env
@@ -79,7 +78,7 @@ def contacts_forget(env: Env, email: str, yes: bool) -> None:
     render.text(f"forgot {names}: {describe(removed)} {took(started)}")
 
 
-@companies.command("edit")
+@click.command("edit")
 @click.argument("domain")
 @click.option("--name", help="A new name.")
 @pass_env
@@ -91,7 +90,7 @@ def companies_edit(env: Env, domain: str, name: str | None) -> None:
     render.text(f"changed company {company.domain}")
 
 
-@deals.command("edit")
+@click.command("edit")
 @click.argument("deal_id", type=int)
 @click.option("--name", help="A new name.")
 @click.option("--stage", type=click.Choice(["open", "won", "lost"]))
@@ -120,7 +119,7 @@ def deals_edit(
     render.text(f"changed deal {deal.id}: {deal.name} ({deal.stage})")
 
 
-@deals.command("reopen")
+@click.command("reopen")
 @click.argument("deal_id", type=int)
 @pass_env
 def deals_reopen(env: Env, deal_id: int) -> None:
@@ -131,7 +130,7 @@ def deals_reopen(env: Env, deal_id: int) -> None:
     render.text(f"deal {deal.id} open")
 
 
-@emails.command("delete")
+@click.command("delete")
 @click.argument("id_or_message_id")
 @yes_option
 @pass_env

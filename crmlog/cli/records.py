@@ -10,6 +10,7 @@ import click
 from ..records import Company, Contact, Deal, Email
 from ..show import find, render, views
 from ..store import Store, edits
+from . import corrections
 from .base import Env, email_address, iso_time, json_option, listing, pass_env, utc_now
 
 
@@ -198,4 +199,11 @@ def company_rows(store: Store) -> list[dict[str, Any]]:
     return views.companies(store.read(Company), store.tally(Contact, "company"), store.tally(Email, "companies"))
 
 
-from . import corrections  # noqa: E402, F401  (the edit commands of these groups: LIFE-1..5)
+for group, commands in (
+    (contacts, (corrections.contacts_edit, corrections.contacts_merge, corrections.contacts_forget)),
+    (companies, (corrections.companies_edit,)),
+    (deals, (corrections.deals_edit, corrections.deals_reopen)),
+    (emails, (corrections.emails_delete,)),
+):
+    for command in commands:  # LIFE-1..5
+        group.add_command(command)

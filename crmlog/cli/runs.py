@@ -9,7 +9,7 @@ import click
 
 from ..records import Run
 from ..show import find, render
-from ..store import runs as undoing
+from ..store import undo as undoing
 from .base import Env, confirm, json_option, listing, pass_env, took, utc_now, yes_option
 
 

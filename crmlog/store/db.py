@@ -73,11 +73,11 @@ class Store:
         self._dropped_sources: list[str] = []
         self._put_sources: list[Doc] = []
         self._meta: dict[str, Any] = {}
-        self._new_contacts: dict[str, Contact] = {}
+        self.new_contacts: dict[str, Contact] = {}
         self._new_companies: set[str] = set()
-        self._new_logged: set[str] = set()
+        self.new_logged: set[str] = set()
         self._new_rejections: dict[str, Rejection] = {}
-        self._new_deals: list[Deal] = []
+        self.new_deals: list[Deal] = []
         self._listed_ids: list[tuple[int, int]] = []  # (index in self.listed, index in self._added)
         self._garbage: list[str] = []
         self._listings: dict[int, list[Doc]] = {}
@@ -179,7 +179,7 @@ class Store:
     def add(self, record: Record) -> None:
         self._added.append(record)
         if isinstance(record, Deal):
-            self._new_deals.append(record)
+            self.new_deals.append(record)
 
     _add = add
 
@@ -264,7 +264,7 @@ class Store:
                 created = self._log(logged)
                 self._listed_ids.append((len(self.listed), len(self._added) - 1 - len(logged.notices)))
             else:
-                self._new_logged.add(logged.email.identity)
+                self.new_logged.add(logged.email.identity)
                 self.listed.append(replace(project.listed(item, message, decision), email_id=same))
                 self.sources.mark(item)
                 return 0
@@ -323,7 +323,7 @@ class Store:
         assert message is not None
         stored = self.engine.get(Email, self.engine.email_id(message.identity) or 0)
         assert stored is not None
-        self._new_logged.add(message.identity)
+        self.new_logged.add(message.identity)
         return project.kept(item, message, stored)
 
     def _unlog(self, identity: str) -> None:
@@ -339,7 +339,7 @@ class Store:
         for a in logged.contents:
             self.blobs.add_attachment(a.sha256, a.data)
         self._add(replace(email, body=self.blobs.add_body(logged.body)))
-        self._new_logged.add(email.identity)
+        self.new_logged.add(email.identity)
         for notice in logged.notices:
             self._add(notice)
         return created
@@ -356,7 +356,7 @@ class Store:
                     self._add(by_domain[contact.company])
                 self._new_companies.add(contact.company)
             self._add(contact)
-            self._new_contacts[contact.email] = contact
+            self.new_contacts[contact.email] = contact
             created += 1
         return created
 
