@@ -130,7 +130,7 @@ def _destination(output: str | None) -> Iterator[_Encoded]:
     none, never half of one; anything else (a pipe, /dev/stdout) is written directly."""
     if output is None:
         sys.stdout.flush()
-        yield _Encoded(sys.stdout.buffer, terminal=render._to_terminal(sys.stdout))  # TTY_COMPATIBLE's too
+        yield _Encoded(sys.stdout.buffer, terminal=render.to_terminal(sys.stdout))  # TTY_COMPATIBLE's too
         sys.stdout.buffer.flush()
         return
     path = Path(output)

@@ -116,7 +116,7 @@ def json_for_terminal(document: bytes) -> bytes:
     return pattern.sub(_json_escaped, document) if pattern.search(document) else document
 
 
-def _to_terminal(stream: TextIO) -> bool:
+def to_terminal(stream: TextIO) -> bool:
     """Is `stream` a terminal? `TTY_COMPATIBLE=1` or `0` (rich's own convention) says so
     where the stream cannot tell: `TTY_COMPATIBLE=1 crmlog emails list | less -R`."""
     forced = os.environ.get("TTY_COMPATIBLE", "")
@@ -148,7 +148,7 @@ def emit_json(obj: Any) -> None:
 
 
 def _diagnostic(message: str, style: str) -> None:
-    if _to_terminal(sys.stderr):
+    if to_terminal(sys.stderr):
         from rich.text import Text
 
         _console(sys.stderr).print(Text.assemble(("crmlog:", style), " ", _text(message)), soft_wrap=True)
@@ -194,7 +194,7 @@ def _piped_line(fields: Sequence[str]) -> str:
 def table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """A listing: a rich table on a terminal wide enough for its columns; else, and for very
     long listings, tab-separated rows under a header row, nothing cut."""
-    console = _console(sys.stdout) if _to_terminal(sys.stdout) else None
+    console = _console(sys.stdout) if to_terminal(sys.stdout) else None
     if console is None or len(rows) > RICH_TABLE_ROWS or console.width < MIN_COLUMN_WIDTH * len(columns):
         out = [f"# {shown(title)} ({len(rows):,})\n", _piped_line(columns)]
         out += [_piped_line([_cell(r.get(c)) for c in columns]) for r in rows]
@@ -229,7 +229,7 @@ def record(title: str, fields: dict[str, Any], skip: Sequence[str] = ()) -> None
     """One record, a field a line: a two-column rich table on a terminal, else
     `field<TAB>value` lines."""
     shown_fields = [(k, _cell(v)) for k, v in fields.items() if k not in skip]
-    if not _to_terminal(sys.stdout):
+    if not to_terminal(sys.stdout):
         _write_section(f"# {shown(title)}\n" + "".join(_piped_line(kv) for kv in shown_fields))
         return
     from rich.table import Table
@@ -251,7 +251,7 @@ def text(message: str) -> None:
 
 def body(title: str, content: str) -> None:
     """Running text from a message (a body, a forward note), line breaks kept."""
-    if not _to_terminal(sys.stdout):
+    if not to_terminal(sys.stdout):
         _write_section(f"# {shown(title)}\n{shown_text(content)}\n")
         return
     from rich.text import Text
@@ -273,7 +273,7 @@ class Progress:
 def progress(enabled: bool, label: str) -> Iterator[Progress]:
     """A progress display on a terminal (stderr); a no-op elsewhere. The folder's path is
     shown as text, never as markup, its control characters escaped (SEC-5)."""
-    if not enabled or not _to_terminal(sys.stderr):
+    if not enabled or not to_terminal(sys.stderr):
         yield Progress(lambda _folder: None, lambda: None)
         return
     from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
