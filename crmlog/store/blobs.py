@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,31 @@ class FileBlobs:
             return EmailBody.from_doc(jsonio.loads(zlib.decompress(blob)))
         except (OSError, zlib.error, ValueError, AttributeError) as exc:
             raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None
+
+    def _stored(self, refs: Iterable[BodyRef]) -> Iterator[tuple[BodyRef, bytes]]:
+        """Bodies as stored (UTF-8 JSON), each pack read once."""
+        by_pack: dict[int, list[BodyRef]] = {}
+        for ref in refs:
+            by_pack.setdefault(ref[0], []).append(ref)
+        for pack, in_pack in sorted(by_pack.items()):
+            path = self.bodies_dir / f"{pack:06d}.pack"
+            try:
+                data = path.read_bytes()
+                for ref in in_pack:
+                    yield ref, zlib.decompress(data[ref[1] : ref[1] + ref[2]])
+            except (OSError, zlib.error) as exc:
+                raise DataError(f"the bodies in {path} are missing or damaged: {exc}") from None
+
+    def bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, EmailBody]:
+        try:
+            return {ref: EmailBody.from_doc(jsonio.loads(raw)) for ref, raw in self._stored(refs)}
+        except (ValueError, AttributeError) as exc:
+            raise DataError(f"a body is damaged in {self.bodies_dir}: {exc}") from None
+
+    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:
+        """Searched as stored: UTF-8 JSON writes an address's characters as they are."""
+        needles = [t.lower().encode() for t in texts]
+        return [ref for ref, raw in self._stored(refs) if any(n in raw.lower() for n in needles)]
 
     def add_attachment(self, sha256: str, data: bytes) -> None:
         if not self.writing:

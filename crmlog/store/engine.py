@@ -146,6 +146,15 @@ class Blobs(Protocol):
         """A run's listing written anew (rows taken out: LIFE-3); its length."""
         ...
 
+    def bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, EmailBody]:
+        """Many bodies at once (each pack read once)."""
+        ...
+
+    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:
+        """Of the bodies `refs`, those whose stored form holds one of `texts` in any case
+        (LIFE-3: the bodies that name an erased address), read in one pass."""
+        ...
+
     def pack_of(self, ref: BodyRef) -> str:
         """The name of the file a body is kept in, as `written` and `remove` name files."""
         ...

@@ -74,12 +74,18 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
     gone: set[int] = set()
     changed: dict[int, Email] = {}
     bodies: dict[int, EmailBody] = {}
-    for email in store.read(Email):
+    kept: list[Email] = []
+    everything = list(store.read(Email))
+    for email in everything:
         if email.contacts and set(email.contacts) <= set(addresses):
             gone.add(email.id)
-            continue
-        body = store.body(email)
-        if names(email.to_doc()) or names(body.to_doc()):
+        else:
+            kept.append(email)
+    packed = {e.body: e for e in kept if e.body is not None and e.inline is None}
+    naming = {packed[ref].id for ref in store.blobs.bodies_naming(packed, addresses)}  # one read per pack
+    for email in kept:
+        if email.id in naming or names(email.to_doc()) or (email.inline is not None and names(email.inline.to_doc())):
+            body = store.body(email)
             changed[email.id] = scrubbed_email(email, addresses)
             bodies[email.id] = scrubbed_body(body, addresses)
     files, runs = _rewrite(
@@ -92,6 +98,7 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
             body=lambda body: scrubbed_body(body, addresses) if names(body.to_doc()) else None,
             row=lambda row: names(row.to_doc()),
         ),
+        everything,
     )
     rejections = [r for r in store.read(Rejection) if names(r.to_doc())]
     notices = [n for n in store.read(Notice) if names(n.to_doc())]
@@ -145,7 +152,12 @@ class _Journal:
 
 
 def _rewrite(
-    store: Store, gone: set[int], changed: dict[int, Email], bodies: dict[int, EmailBody], journals: Journals
+    store: Store,
+    gone: set[int],
+    changed: dict[int, Email],
+    bodies: dict[int, EmailBody],
+    journals: Journals,
+    everything: list[Email] | None = None,
 ) -> tuple[int, int]:
     """Queue the removal of the e-mails `gone` and the replacement of those `changed` (with
     their `bodies`), and what `journals` says of the runs' undo journals: every body pack
@@ -153,10 +165,16 @@ def _rewrite(
     written again without it (the other bodies, the journals' included, moved to a new pack);
     attachments nothing points to any more go too. Returns the number of files to be removed
     and of runs changed."""
-    everything = list(store.read(Email))
+    everything = list(store.read(Email)) if everything is None else everything
     touched = {e.id for e in everything if e.id in gone or e.id in changed}
     packs = {store.blobs.pack_of(e.body) for e in everything if e.id in touched and e.body is not None}
     runs = _journals(store, journals, packs)
+    moved = [
+        e.body
+        for e in everything
+        if e.body is not None and e.id not in gone and e.id not in bodies and store.blobs.pack_of(e.body) in packs
+    ]
+    kept_bodies = store.blobs.bodies(moved)  # one read per pack
     for email in everything:
         if email.id in gone:
             store.remove(email)
@@ -165,7 +183,7 @@ def _rewrite(
         if email.inline is not None and email.id in bodies:
             new = replace(new, inline=bodies[email.id])
         elif email.body is not None and store.blobs.pack_of(email.body) in packs:
-            new = replace(new, body=store.blobs.add_body(bodies.get(email.id) or store.blobs.body(email.body)))
+            new = replace(new, body=store.blobs.add_body(bodies.get(email.id) or kept_bodies[email.body]))
         if new is not email:
             store.replace(new)
     changed_runs = 0
