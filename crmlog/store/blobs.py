@@ -60,8 +60,8 @@ class FileBlobs:
         except (OSError, zlib.error, ValueError, AttributeError) as exc:
             raise DataError(f"the body of an e-mail is missing or damaged in {path}: {exc}") from None
 
-    def _stored(self, refs: Iterable[BodyRef]) -> Iterator[tuple[BodyRef, bytes]]:
-        """Bodies as stored (UTF-8 JSON), each pack read once."""
+    def _blobs(self, refs: Iterable[BodyRef]) -> Iterator[tuple[BodyRef, bytes]]:
+        """Bodies as kept in their packs (compressed), each pack read once."""
         by_pack: dict[int, list[BodyRef]] = {}
         for ref in refs:
             by_pack.setdefault(ref[0], []).append(ref)
@@ -69,16 +69,26 @@ class FileBlobs:
             path = self.bodies_dir / f"{pack:06d}.pack"
             try:
                 data = path.read_bytes()
-                for ref in in_pack:
-                    yield ref, zlib.decompress(data[ref[1] : ref[1] + ref[2]])
-            except (OSError, zlib.error) as exc:
-                raise DataError(f"the bodies in {path} are missing or damaged: {exc}") from None
+            except OSError as exc:
+                raise DataError(f"the bodies in {path} are missing: {exc.strerror}") from None
+            for ref in in_pack:
+                yield ref, data[ref[1] : ref[1] + ref[2]]
 
-    def bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, EmailBody]:
-        try:
-            return {ref: EmailBody.from_doc(jsonio.loads(raw)) for ref, raw in self._stored(refs)}
-        except (ValueError, AttributeError) as exc:
-            raise DataError(f"a body is damaged in {self.bodies_dir}: {exc}") from None
+    def _stored(self, refs: Iterable[BodyRef]) -> Iterator[tuple[BodyRef, bytes]]:
+        """Bodies as stored (UTF-8 JSON)."""
+        for ref, blob in self._blobs(refs):
+            try:
+                yield ref, zlib.decompress(blob)
+            except zlib.error as exc:
+                raise DataError(f"a body is damaged in pack {ref[0]:06d} of {self.bodies_dir}: {exc}") from None
+
+    def copy_bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, BodyRef]:
+        copied = {}
+        for ref, blob in self._blobs(refs):
+            copied[ref] = (self.next, self._size, len(blob))
+            self._pending.append(blob)
+            self._size += len(blob)
+        return copied
 
     def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:
         """Searched as stored: UTF-8 JSON writes an address's characters as they are."""

@@ -146,8 +146,9 @@ class Blobs(Protocol):
         """A run's listing written anew (rows taken out: LIFE-3); its length."""
         ...
 
-    def bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, EmailBody]:
-        """Many bodies at once (each pack read once)."""
+    def copy_bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, BodyRef]:
+        """Bodies added again as they are stored (a pack written again without some of its
+        bodies keeps the others): where each will be."""
         ...
 
     def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:

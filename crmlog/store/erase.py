@@ -174,7 +174,7 @@ def _rewrite(
         for e in everything
         if e.body is not None and e.id not in gone and e.id not in bodies and store.blobs.pack_of(e.body) in packs
     ]
-    kept_bodies = store.blobs.bodies(moved)  # one read per pack
+    copied = store.blobs.copy_bodies(moved)  # as stored, into the batch's new pack: one read per pack
     for email in everything:
         if email.id in gone:
             store.remove(email)
@@ -183,7 +183,8 @@ def _rewrite(
         if email.inline is not None and email.id in bodies:
             new = replace(new, inline=bodies[email.id])
         elif email.body is not None and store.blobs.pack_of(email.body) in packs:
-            new = replace(new, body=store.blobs.add_body(bodies.get(email.id) or kept_bodies[email.body]))
+            body = bodies.get(email.id)
+            new = replace(new, body=store.blobs.add_body(body) if body is not None else copied[email.body])
         if new is not email:
             store.replace(new)
     changed_runs = 0
