@@ -137,7 +137,7 @@ class Journals:
 
     dropped: Callable[[str, Doc], bool]
     body: Callable[[EmailBody], EmailBody | None] | None = None
-    row: Callable[[RunMessage], bool] = lambda row: False
+    row: Callable[[RunMessage], bool] | None = None  # None: the listings stay, unread
 
 
 @dataclass(slots=True)
@@ -232,8 +232,9 @@ def _journals(store: Store, journals: Journals, packs: set[str]) -> list[_Journa
             if new is not None and ref is not None:
                 packs.add(store.blobs.pack_of(ref))
             entries.append((list(entry), new))
-        listed = tuple(RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing))
-        out.append(_Journal(run, entries, tuple(m for m in listed if not journals.row(m)), listed))
+        row = journals.row
+        listed = () if row is None else tuple(RunMessage.from_doc(d) for d in store.blobs.listing(run.id, run.listing))
+        out.append(_Journal(run, entries, tuple(m for m in listed if row is not None and not row(m)), listed))
     return out
 
 
