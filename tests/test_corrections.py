@@ -784,12 +784,15 @@ def test_life_1_deals_edit_add_contact_by_a_merged_address_names_the_contact_it_
     assert team.json("deals", "list")[0]["contacts"] == [MARIA, b]
     team("deals", "edit", "1", "--remove-contact", a)
     assert team.json("deals", "list")[0]["contacts"] == [MARIA]
+    team("deals", "add", "Renewal", "--contact", a, "--contact", b)  # deals add names them the same way
+    assert team.json("deals", "list")[1]["contacts"] == [b]
 
 
 def test_life_3_a_forgotten_address_cannot_be_added_to_a_deal(crm_with_x):
     cli = crm_with_x
     cli("contacts", "forget", X, "--yes")
     refused(cli, "deals", "edit", "1", "--add-contact", X, expect=2, words="forget")
+    refused(cli, "deals", "add", "New", "--contact", X, expect=2, words="forget")
     assert where_found(cli, X) == []
 
 

@@ -156,7 +156,20 @@ def edit_company(store: Store, found: Company, *, name: str | None) -> Company:
 
 
 def add_deal(store: Store, *, name: str, contacts: Iterable[str], stage: str, created: datetime) -> None:
-    store.add(Deal(name=name, stage=stage, created=iso(created) or "", contacts=tuple(contacts)))
+    """A contact named as in `edit_deal`: a merged address as its contact's own, never an erased one."""
+    contacts = list(contacts)
+    _refuse_erased(store, contacts)
+    named = tuple(dict.fromkeys(_contacts(store, contacts)))
+    store.add(Deal(name=name, stage=stage, created=iso(created) or "", contacts=named))
+
+
+def _refuse_erased(store: Store, addresses: Iterable[str]) -> None:
+    view = store.view()
+    erased = [c for c in addresses if view.is_forgotten(c)]
+    if erased:
+        raise UsageError(
+            f"{', '.join(erased)} was erased from the CRM (`contacts forget`) and cannot be a deal's contact"
+        )
 
 
 def edit_deal(
@@ -171,12 +184,8 @@ def edit_deal(
     """LIFE-1: a deal's name, stage (`deals close`, `deals reopen`) and contacts. A contact is
     named by its address or by one merged into it (LIFE-4: the deal gets the contact's own);
     an erased address (LIFE-3) cannot be one."""
-    view = store.view()
-    erased = [c for c in add_contacts if view.is_forgotten(c)]
-    if erased:
-        raise UsageError(
-            f"{', '.join(erased)} was erased from the CRM (`contacts forget`) and cannot be a deal's contact"
-        )
+    add_contacts = list(add_contacts)
+    _refuse_erased(store, add_contacts)
     add_contacts, remove_contacts = _contacts(store, add_contacts), _contacts(store, remove_contacts)
     missing = [c for c in remove_contacts if c not in found.contacts]
     if missing:
