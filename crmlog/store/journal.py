@@ -13,8 +13,7 @@ dropped, so that a cron run into a large folder journals what it did, not the fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from ..records import Doc
 
@@ -75,9 +74,3 @@ def undone_source(delta: Doc, current: Doc | None) -> Doc | None:
     added = set(delta["added"])
     keys = [k for k in current.get("keys", ()) if k not in added] + list(delta["dropped"])
     return {**current, "keys": keys}
-
-
-def scrub(journal: Doc, names: Callable[[Any], bool]) -> Doc:
-    """The journal without the documents that `names` says name an erased address (LIFE-3):
-    undo will not bring them back."""
-    return {**journal, "changed": [c for c in journal.get("changed", ()) if not names(c[2])]}
