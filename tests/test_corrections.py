@@ -854,3 +854,32 @@ def test_life_5_undo_after_a_delete_leaves_no_body_of_the_undone_run(three_email
     cli("runs", "undo", "1", "--yes")
     assert cli.json("emails", "list") == []
     assert where_found(cli, "Body two", "Body three") == []
+
+
+def test_life_3_forget_takes_the_whole_address_and_leaves_addresses_that_end_the_same(team, tmp_path):
+    """`li@acme.example` is not `eli@acme.example`: forgetting the one leaves the other's
+    e-mail, rejection and text whole; the forgotten one goes in every form it is written in."""
+    li, eli = "li@acme.example", "eli@acme.example"
+    box = put(
+        tmp_path / "M",
+        ("1", mail(1, to=li)),
+        ("2", mail(2, to=eli, subject=f"for {eli} only", body=f"Hello {eli}, also ali@acme.example.org\n")),
+        ("3", mail(3, frm=eli, to=ANNA, subject="from eli")),  # rejected sender-not-a-user, names eli
+        (
+            "4",
+            mail(
+                4,
+                to=f"{eli}, {MARIA}",
+                body=f"Write to li+sales@acme.example, <a href='mailto:li%40acme.example'>li&#64;acme.example</a>\n",
+            ),
+        ),
+    )
+    ingest(team, box)
+    team("contacts", "forget", li, "--yes")
+    shown = team.json("emails", "show", mid(2))
+    assert (shown["subject"], shown["text"]) == (f"for {eli} only", f"Hello {eli}, also ali@acme.example.org\n")
+    assert [r["sender"] for r in team.json("rejections")] == [eli]
+    assert {m["message_id"] for m in team.json("runs", "show", "1")["messages"]} == {mid(2), mid(3), mid(4)}
+    kept = team.json("emails", "show", mid(4))["text"]
+    assert kept == "Write to [erased], <a href='mailto:[erased]'>[erased]</a>\n"
+    assert not [f for f, _ in where_found(team, "li+sales@", "li%40acme", "li&#64;acme", f" {li}", f"'{li}")]

@@ -90,10 +90,10 @@ class FileBlobs:
             self._size += len(blob)
         return copied
 
-    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:
+    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[Sequence[str]]) -> list[BodyRef]:
         """Searched as stored: UTF-8 JSON writes an address's characters as they are."""
-        needles = [t.lower().encode() for t in texts]
-        return [ref for ref, raw in self._stored(refs) if any(n in raw.lower() for n in needles)]
+        groups = [[t.lower().encode() for t in group] for group in texts]
+        return [ref for ref, raw in self._stored(refs) if any(all(n in raw.lower() for n in g) for g in groups)]
 
     def add_attachment(self, sha256: str, data: bytes) -> None:
         if not self.writing:

@@ -151,9 +151,10 @@ class Blobs(Protocol):
         bodies keeps the others): where each will be."""
         ...
 
-    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[str]) -> list[BodyRef]:
-        """Of the bodies `refs`, those whose stored form holds one of `texts` in any case
-        (LIFE-3: the bodies that name an erased address), read in one pass."""
+    def bodies_naming(self, refs: Iterable[BodyRef], texts: Sequence[Sequence[str]]) -> list[BodyRef]:
+        """Of the bodies `refs`, those whose stored form holds all texts of one of the groups
+        `texts`, in any case (LIFE-3: the bodies that may name an erased address), read in one
+        pass."""
         ...
 
     def pack_of(self, ref: BodyRef) -> str:

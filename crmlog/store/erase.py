@@ -82,12 +82,13 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
         else:
             kept.append(email)
     packed = {e.body: e for e in kept if e.body is not None and e.inline is None}
-    naming = {packed[ref].id for ref in store.blobs.bodies_naming(packed, addresses)}  # one read per pack
+    parts = [a.split("@", 1) for a in addresses]  # a body that may name one: its local part and domain
+    maybe = {packed[ref].id for ref in store.blobs.bodies_naming(packed, parts)}  # one read per pack
     for email in kept:
-        if email.id in naming or names(email.to_doc()) or (email.inline is not None and names(email.inline.to_doc())):
-            body = store.body(email)
+        body = store.body(email) if email.id in maybe or email.inline is not None else None
+        if names(email.to_doc()) or (body is not None and names(body.to_doc())):
             changed[email.id] = scrubbed_email(email, addresses)
-            bodies[email.id] = scrubbed_body(body, addresses)
+            bodies[email.id] = scrubbed_body(body or store.body(email), addresses)
     files, runs = _rewrite(
         store,
         gone,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from .. import jsonio
@@ -18,21 +19,44 @@ from .project import Logged
 ERASED = "[erased]"
 
 
+# Before the address: no letter, digit, dot or plus, which would make it the end of another
+# local part (`eli@` is not `li@`); a hyphen may stand there (`quote-li@acme.example.pdf`, a
+# file name). After it: no letter, digit or hyphen; a dot may (a sentence's end, a file's
+# extension), at the price of `li@acme.example.org`, another address rarely met beside it.
+_BEFORE = r"(?<![\w.+])"
+_AFTER = r"(?![\w-])"
+
+
+@lru_cache(maxsize=64)
+def _pattern(addresses: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The addresses as whole addresses, in any case: with a `+tag` (ADDR-1), and with the @
+    written as a URL or an HTML entity would (`li%40acme.example`, `li&#64;acme.example`); not
+    as the end of another address (`eli@acme.example`)."""
+    alternatives = []
+    for address in sorted(set(addresses)):
+        local, at, domain = address.partition("@")
+        if at and local and domain:
+            alternatives.append(re.escape(local) + r"(?:\+[^@\s\"<>]*)?(?:@|%40|&#0*64;|&#x0*40;)" + re.escape(domain))
+    if not alternatives:
+        return None
+    return re.compile(rf"{_BEFORE}(?:{'|'.join(alternatives)}){_AFTER}", re.IGNORECASE)
+
+
 def names_any(addresses: Iterable[str]) -> Callable[[Any], bool]:
-    """Whether a stored document names one of the addresses, anywhere, in any case."""
-    wanted = [a.lower() for a in addresses]
+    """Whether a stored document names one of the addresses, anywhere (as `_pattern` finds it)."""
+    pattern = _pattern(tuple(addresses))
 
     def names(doc: Any) -> bool:
-        text = jsonio.dumps(doc).decode("utf-8", "replace").lower()
-        return any(a in text for a in wanted)
+        return pattern is not None and pattern.search(jsonio.dumps(doc).decode("utf-8", "replace")) is not None
 
     return names
 
 
 def scrub_text(text: str, addresses: Iterable[str]) -> str:
-    for a in addresses:
-        text = re.sub(re.escape(a), ERASED, text, flags=re.IGNORECASE)
-    return text
+    pattern = _pattern(tuple(addresses))
+    if pattern is None or not ("@" in text or "%40" in text or "&#" in text):
+        return text
+    return pattern.sub(ERASED, text)
 
 
 def scrubbed_email(email: Email, addresses: tuple[str, ...]) -> Email:
