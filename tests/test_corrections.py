@@ -883,3 +883,20 @@ def test_life_3_forget_takes_the_whole_address_and_leaves_addresses_that_end_the
     kept = team.json("emails", "show", mid(4))["text"]
     assert kept == "Write to [erased], <a href='mailto:[erased]'>[erased]</a>\n"
     assert not [f for f, _ in where_found(team, "li+sales@", "li%40acme", "li&#64;acme", f" {li}", f"'{li}")]
+
+
+def test_life_3_and_6_an_undo_after_forget_puts_a_shared_email_back_without_the_address(team, tmp_path):
+    """A --reprocess run replaced an e-mail shared by li and eli; li is forgotten; undoing the
+    run puts back the e-mail as it was before the run, for eli, without li's address."""
+    li, eli = "li@acme.example", "eli@acme.example"
+    box = put(tmp_path / "M", ("1", mail(1, to=li, cc=eli, body=f"Dear {li} and {eli}\n")))
+    ingest(team, box)
+    team("deals", "add", "Eli deal", "--contact", eli)
+    assert ingest(team, box, "--reprocess")["run"] == 2  # the e-mail now has the deal: replaced
+    team("contacts", "forget", li, "--yes")
+    team("runs", "undo", "2", "--yes")
+    (email,) = team.json("emails", "list")
+    assert (email["message_id"], email["contacts"], email["deals"]) == (mid(1), [eli], [])
+    assert team.json("emails", "show", mid(1))["text"] == f"Dear [erased] and {eli}\n"
+    whole = re.compile(rb"(?<![\w.+])li@acme\.example")  # li's address, not the end of eli's
+    assert [n for n, data in store_files(team).items() if any(whole.search(t) for t in readable(n, data))] == []

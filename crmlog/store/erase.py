@@ -95,9 +95,10 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
         changed,
         bodies,
         Journals(
-            dropped=lambda table, doc: names(doc),
+            dropped=lambda table, doc: _erased_with(table, doc, addresses, names),
             body=lambda body: scrubbed_body(body, addresses) if names(body.to_doc()) else None,
             row=lambda row: names(row.to_doc()),
+            doc=lambda table, id, doc: _scrubbed_doc(table, id, doc, addresses, names),
         ),
         everything,
     )
@@ -122,6 +123,27 @@ def forget(store: Store, contact: Contact, now: datetime) -> Removed:
     )
 
 
+def _erased_with(table: str, doc: Doc, addresses: tuple[str, ...], names: Callable[[Any], bool]) -> bool:
+    """A journal's document that goes with the contact: an e-mail logged on it alone, the
+    contact itself, a rejection or notice that names it (as `forget` removes the live ones)."""
+    if table == Email.TABLE:
+        contacts = doc.get("contacts") or ()
+        return bool(contacts) and set(contacts) <= set(addresses)
+    return table in (Contact.TABLE, Rejection.TABLE, Notice.TABLE) and names(doc)
+
+
+def _scrubbed_doc(table: str, id: int, doc: Doc, addresses: tuple[str, ...], names: Callable[[Any], bool]) -> Doc:
+    """A journal's document that stays, as `forget` leaves the live ones: an e-mail it shared,
+    a deal it was on, without the address."""
+    if not names(doc):
+        return doc
+    if table == Email.TABLE:
+        return scrubbed_email(Email.from_doc(doc, id), addresses).to_doc()
+    if table == Deal.TABLE:
+        return {**doc, "contacts": [c for c in doc.get("contacts", ()) if c not in addresses]}
+    return doc
+
+
 def _team_addresses(store: Store) -> set[str]:
     out = {t.address for t in store.team_inboxes}
     for u in store.users:
@@ -139,6 +161,7 @@ class Journals:
     dropped: Callable[[str, Doc], bool]
     body: Callable[[EmailBody], EmailBody | None] | None = None
     row: Callable[[RunMessage], bool] | None = None  # None: the listings stay, unread
+    doc: Callable[[str, int, Doc], Doc] | None = None  # a kept document as it is to be
 
 
 @dataclass(slots=True)
@@ -232,7 +255,8 @@ def _journals(store: Store, journals: Journals, packs: set[str]) -> list[_Journa
             new = journals.body(body) if journals.body is not None and body is not None else None
             if new is not None and ref is not None:
                 packs.add(store.blobs.pack_of(ref))
-            entries.append((list(entry), new))
+            kept = [table, entry[1], journals.doc(table, entry[1], doc) if journals.doc else doc]
+            entries.append((kept, new))
         row = journals.row
         listed = () if row is None else tuple(RunMessage.from_doc(d) for d in store.blobs.listing(run.id, run.listing))
         out.append(_Journal(run, entries, tuple(m for m in listed if row is not None and not row(m)), listed))
