@@ -900,3 +900,17 @@ def test_life_3_and_6_an_undo_after_forget_puts_a_shared_email_back_without_the_
     assert team.json("emails", "show", mid(1))["text"] == f"Dear [erased] and {eli}\n"
     whole = re.compile(rb"(?<![\w.+])li@acme\.example")  # li's address, not the end of eli's
     assert [n for n, data in store_files(team).items() if any(whole.search(t) for t in readable(n, data))] == []
+
+
+def test_life_4_and_6_undo_of_the_run_that_made_the_contact_merged_into_puts_the_other_back(team, tmp_path):
+    """Run 1 made li.old, run 2 made li; li.old merged into li; undoing run 2 takes li away
+    and puts li.old back, with its e-mail on it, as before run 2."""
+    old, new = "li.old@acme.example", "li@acme.example"
+    first = put(tmp_path / "A", ("1", mail(1, to=f"Old Li <{old}>")))
+    ingest(team, first)
+    before = {k: team.json(*k.split()) for k in ("contacts list", "emails list", "deals list")}
+    ingest(team, put(tmp_path / "B", ("2", mail(2, to=f"Li <{new}>"))))
+    team("contacts", "merge", old, new, "--yes")
+    team("runs", "undo", "2", "--yes")
+    assert {k: team.json(*k.split()) for k in before} == before
+    assert team.json("contacts", "show", old)["email"] == old

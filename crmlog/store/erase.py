@@ -35,6 +35,7 @@ from ..records import (
     Run,
     RunMessage,
 )
+from . import journal
 from .db import Store
 from .scrub import names_any, scrubbed_body, scrubbed_email
 
@@ -310,11 +311,21 @@ def merge(store: Store, source: Contact, into: Contact) -> Removed:
     aliases = tuple(dict.fromkeys((*into.aliases, source.email, *source.aliases)))
     store.replace(replace(into, aliases=aliases, name=into.name or source.name, company=into.company or source.company))
     store.remove(source)
+    before = [
+        (Contact.TABLE, source.id, source.to_doc()),
+        *((Email.TABLE, e.id, e.to_doc()) for e in emails),
+        *((Deal.TABLE, d.id, d.to_doc()) for d in deals),
+    ]
     for run in store.read(Run):  # an undo puts back records as they were: on `into` too
+        if run.undone:
+            continue
         entries = run.undo.get("changed", [])
-        moved = [[t, i, _moved(t, d, source.email, into.email)] for t, i, d in entries]
-        if moved != entries:
-            store.replace(replace(run, undo={**run.undo, "changed": moved}))
+        undo = {**run.undo, "changed": [[t, i, _moved(t, d, source.email, into.email)] for t, i, d in entries]}
+        if into.id in run.undo.get("added", {}).get(Contact.TABLE, ()):
+            # the run that made `into`: its undo removes it, and must put `source` back as it was
+            journal.note_before(undo, before)
+        if undo != run.undo:
+            store.replace(replace(run, undo=undo))
     return Removed(emails_changed=len(emails), deals=len(deals))
 
 
