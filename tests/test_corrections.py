@@ -914,3 +914,17 @@ def test_life_4_and_6_undo_of_the_run_that_made_the_contact_merged_into_puts_the
     team("runs", "undo", "2", "--yes")
     assert {k: team.json(*k.split()) for k in before} == before
     assert team.json("contacts", "show", old)["email"] == old
+
+
+def test_life_2_users_remove_is_refused_while_an_undo_would_credit_them_again(team, tmp_path):
+    """Dora's e-mail, rejected under --reprocess once her seat is read-only, is kept in that
+    run's undo journal: removing her would leave an undo crediting a user who is gone."""
+    team("users", "add", "dora@ourco.example", "--inbox", "dora@ourco.example")
+    box = put(tmp_path / "M", ("1", mail(1, frm="dora@ourco.example")))
+    ingest(team, box)
+    team("users", "edit", "dora@ourco.example", "--seat", "read-only")
+    assert ingest(team, box, "--reprocess")["rejections"] == {"read-only-seat": 1}
+    assert team.json("emails", "list") == []
+    refused(team, "users", "remove", "dora@ourco.example", "--yes", expect=1, words="undoing run 2")
+    team("runs", "undo", "2", "--yes")
+    assert [e["user"] for e in team.json("emails", "list")] == ["dora@ourco.example"]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..errors import InUse, NotFound, UsageError
 from ..model import iso
-from ..records import Company, Contact, Deal, Email, Seat, TeamInbox, User
+from ..records import Company, Contact, Deal, Email, Run, Seat, TeamInbox, User
 from .db import Store
 
 KEEP = object()  # an option not given: the field stays as it is
@@ -99,6 +99,17 @@ def remove_user(store: Store, found: User) -> None:
         raise InUse(
             f"{found.email} has {attributed:,} logged e-mail(s) attributed; deactivate the user instead "
             "(`crmlog users deactivate`), which keeps their history"
+        )
+    kept = [  # an undo would put back an e-mail credited to them
+        r.id
+        for r in store.read(Run)
+        if not r.undone
+        and any(t == Email.TABLE and d.get("user") == found.email for t, _, d in r.undo.get("changed", ()))
+    ]
+    if kept:
+        raise InUse(
+            f"{found.email} is credited with e-mail(s) that undoing run {max(kept)} would put back; "
+            "deactivate the user instead (`crmlog users deactivate`)"
         )
     inboxes = [t.address for t in store.team_inboxes if t.connected_by == found.email]
     if inboxes:
