@@ -11,6 +11,7 @@ import os
 import re
 import select
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -870,7 +871,7 @@ def test_life_3_forget_takes_the_whole_address_and_leaves_addresses_that_end_the
             mail(
                 4,
                 to=f"{eli}, {MARIA}",
-                body=f"Write to li+sales@acme.example, <a href='mailto:li%40acme.example'>li&#64;acme.example</a>\n",
+                body="Write to li+sales@acme.example, <a href='mailto:li%40acme.example'>li&#64;acme.example</a>\n",
             ),
         ),
     )
@@ -928,3 +929,40 @@ def test_life_2_users_remove_is_refused_while_an_undo_would_credit_them_again(te
     refused(team, "users", "remove", "dora@ourco.example", "--yes", expect=1, words="undoing run 2")
     team("runs", "undo", "2", "--yes")
     assert [e["user"] for e in team.json("emails", "list")] == ["dora@ourco.example"]
+
+
+KILLED_BEFORE_THE_WRITE = """
+import os, sys
+from crmlog.store import jsonfile
+jsonfile.JsonEngine.write = lambda self, changes: os._exit(9)  # killed just before the database write
+from crmlog.cli.app import main
+main(sys.argv[1:])
+"""
+
+
+def test_life_3_forget_killed_before_its_write_leaves_every_run_listing_as_it_was(crm_with_x):
+    """A listing written anew goes under a new name, and the database write is the switch."""
+    cli = crm_with_x
+    before = store_files(cli)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_BEFORE_THE_WRITE,
+            "--config",
+            str(cli.config),
+            "--db",
+            str(cli.db),
+            "contacts",
+            "forget",
+            X,
+            "--yes",
+        ],
+        capture_output=True,
+    )
+    assert proc.returncode == 9
+    after = store_files(cli)
+    assert {n: d for n, d in after.items() if n in before} == before  # every file of the store as it was
+    assert len(cli.json("runs", "show", "1")["messages"]) == 6  # no row of its listing gone
+    cli("contacts", "forget", X, "--yes")  # the next writer finishes the job, and removes the stray files
+    assert where_found(cli, X) == []

@@ -78,6 +78,7 @@ class Run:
     undone: str | None = None  # when it was undone
     counts: dict[str, int] = field(default_factory=dict)
     listing: int = 0
+    listing_name: str = ""  # the listing's file, once written anew (LIFE-3); else the run's own
     undo: Doc = field(default_factory=dict, repr=False)
 
     def to_doc(self) -> Doc:
@@ -89,6 +90,7 @@ class Run:
             "undone": self.undone,
             "counts": dict(self.counts),
             "listing": self.listing,
+            **({"listing_name": self.listing_name} if self.listing_name else {}),
             "undo": self.undo,
         }
 
@@ -103,6 +105,7 @@ class Run:
             undone=doc.get("undone"),
             counts={k: int(v) for k, v in doc.get("counts", {}).items()},
             listing=int(doc.get("listing", 0)),
+            listing_name=doc.get("listing_name", ""),
             undo=doc.get("undo") or {},
         )
 

@@ -151,8 +151,8 @@ class FileBlobs:
         written, self._written = tuple(self._written), []
         return written
 
-    def _listing_path(self, run: int) -> Path:
-        return self.runs_dir / f"{run:06d}.jsonl"
+    def _listing_path(self, run: int, name: str = "") -> Path:
+        return self.runs_dir / (name or f"{run:06d}.jsonl")
 
     def add_listing(self, run: int, rows: Sequence[Doc], committed: int) -> int:
         """A run's listing is a file of JSON lines (`<db stem>.runs/NNNNNN.jsonl`), appended to
@@ -188,10 +188,10 @@ class FileBlobs:
                 pass  # the next batch of the run cuts it back too; a new run, to nothing
         return length
 
-    def listing(self, run: int, length: int) -> list[Doc]:
+    def listing(self, run: int, length: int, name: str = "") -> list[Doc]:
         if not length:
             return []
-        path = self._listing_path(run)
+        path = self._listing_path(run, name)
         try:
             with open(path, "rb") as fh:
                 data = fh.read(length)
@@ -199,15 +199,17 @@ class FileBlobs:
         except (OSError, ValueError) as exc:
             raise DataError(f"the listing of run {run} is missing or damaged in {path}: {exc}") from None
 
-    def replace_listing(self, run: int, rows: Sequence[Doc]) -> int:
+    def replace_listing(self, run: int, rows: Sequence[Doc]) -> tuple[str, int]:
+        """Under a new name: the database write that names it is the switch to it."""
         data = b"".join(jsonio.dumps(row) + b"\n" for row in rows)
+        name = f"{run:06d}.{os.urandom(4).hex()}.jsonl"
         if self.writing:
             try:
                 self.runs_dir.mkdir(mode=0o700, exist_ok=True)
-                write_file_atomically(self._listing_path(run), data)
+                write_file_atomically(self._listing_path(run, name), data)
             except OSError as exc:
                 raise StorageIOError(f"cannot write a run's listing in {self.runs_dir}: {exc.strerror}") from None
-        return len(data)
+        return name, len(data)
 
     def pack_of(self, ref: BodyRef) -> str:
         return f"bodies/{ref[0]:06d}.pack"
@@ -217,7 +219,7 @@ class FileBlobs:
         pack rewritten without a forgotten or deleted body. Only names this store makes."""
         if not self.writing:
             return
-        dirs = {"bodies": self.bodies_dir, "attachments": self.attachments_dir}
+        dirs = {"bodies": self.bodies_dir, "attachments": self.attachments_dir, "runs": self.runs_dir}
         for name in names:
             kind, _, file = name.partition("/")
             if kind not in dirs or not file or "/" in file or file.startswith("."):

@@ -3,8 +3,7 @@
 `Store.reader(path)` for views, `Store.writer(path, ...)` for anything that writes. A writer
 queues one batch of changes (ingest's decided messages, or an edit) and `commit` makes it
 durable: first the blobs its records point to, then the records, all or nothing. Until then
-the batch is visible to the rules through `view()`, over the engine's own lookups.
-"""
+the batch is visible to the rules through `view()`, over the engine's own lookups."""
 
 from __future__ import annotations
 
@@ -135,12 +134,9 @@ class Store:
         leaves them to the next writer). Returns the ids the batch's new records got, in the
         order they were added."""
         meta = {**self._meta, **self.blobs.flush()}
-        if self._listings:  # rewritten listings, the runs that count them in the same write
-            lengths = {run: self.blobs.replace_listing(run, rows) for run, rows in self._listings.items()}
-            self._replaced = [
-                replace(r, listing=lengths[r.id]) if isinstance(r, Run) and r.id in lengths else r
-                for r in self._replaced
-            ]
+        if self._listings:  # rewritten listings, the runs that name them in the same write
+            written = {run: self.blobs.replace_listing(run, rows) for run, rows in self._listings.items()}
+            self._replaced = [_named(r, written, self._garbage) for r in self._replaced]
         if self._garbage:
             meta["garbage"] = self._garbage
         changes = Changes(
@@ -392,3 +388,12 @@ class Store:
 
     def set_summary_sent(self, when: datetime) -> None:
         self._meta["summary_sent"] = iso(when)
+
+
+def _named(record: Record, written: dict[int, tuple[str, int]], garbage: list[str]) -> Record:
+    """A run's record naming its listing written anew; the old file to remove after the write."""
+    if not isinstance(record, Run) or record.id not in written:
+        return record
+    garbage.append(f"runs/{record.listing_name or f'{record.id:06d}.jsonl'}")
+    name, length = written[record.id]
+    return replace(record, listing=length, listing_name=name)

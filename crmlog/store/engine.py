@@ -138,12 +138,13 @@ class Blobs(Protocol):
         """A batch's rows taken back out of a run's listing (its write failed); `length`."""
         ...
 
-    def listing(self, run: int, length: int) -> list[Doc]:
-        """The rows of a run's listing, its first `length` written."""
+    def listing(self, run: int, length: int, name: str = "") -> list[Doc]:
+        """The rows of a run's listing (under `name`, once written anew), its first `length`."""
         ...
 
-    def replace_listing(self, run: int, rows: Sequence[Doc]) -> int:
-        """A run's listing written anew (rows taken out: LIFE-3); its length."""
+    def replace_listing(self, run: int, rows: Sequence[Doc]) -> tuple[str, int]:
+        """A run's listing written anew (rows taken out: LIFE-3) under a new name, for the
+        database write that names it; its name and length."""
         ...
 
     def copy_bodies(self, refs: Iterable[BodyRef]) -> dict[BodyRef, BodyRef]:

@@ -259,7 +259,11 @@ def _journals(store: Store, journals: Journals, packs: set[str]) -> list[_Journa
             kept = [table, entry[1], journals.doc(table, entry[1], doc) if journals.doc else doc]
             entries.append((kept, new))
         row = journals.row
-        listed = () if row is None else tuple(RunMessage.from_doc(d) for d in store.blobs.listing(run.id, run.listing))
+        listed = (
+            ()
+            if row is None
+            else tuple(RunMessage.from_doc(d) for d in store.blobs.listing(run.id, run.listing, run.listing_name))
+        )
         out.append(_Journal(run, entries, tuple(m for m in listed if row is not None and not row(m)), listed))
     return out
 

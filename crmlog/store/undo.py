@@ -96,7 +96,7 @@ def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
 
 def messages(store: Store, run: Run) -> list[RunMessage]:
     """A run's listing, each logged message with the id of its e-mail where it still is."""
-    rows = [RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing)]
+    rows = [RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing, run.listing_name)]
     return [
         replace(m, email_id=store.engine.email_id(m.identity)) if m.outcome == "logged" and m.identity else m
         for m in rows
