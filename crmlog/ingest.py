@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,13 @@ from .model import (
     Skipped,
     Unaddressed,
     Unreadable,
+    iso,
     raw_identity,
 )
 from .parse import HeaderFilter, ParseError, parse
 from .read import sources
 from .read.caps import Caps
-from .records import Rejection, RunMessage
+from .records import Notice, Rejection, RunMessage
 from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
@@ -231,15 +232,16 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
         summary.problems.append(f"could not mail {what}: {exc}; it will be tried again next run")
 
     if settings.mail_notices:
-        for notice in store.unmailed_notices():
+        for notice in [n for n in store.read(Notice) if not n.mailed]:  # oldest first
             try:
                 notify.send(settings, notice.user, notify.notice_message(notice, settings, now))
             except notify.SendFailed as exc:
                 failed(f"the notice for <{notice.message_id}> to {notice.user}", exc)
                 break  # the rest wait for the next run too
-            store.mark_mailed(notice, now)
+            store.replace(replace(notice, mailed=iso(now)))
             summary.notices_mailed += 1
-    last = store.summary_sent
+    sent = store.engine.meta().get("summary_sent")  # when the last daily summary went out
+    last = datetime.fromisoformat(sent) if sent else None
     if settings.daily_summary and (last is None or now - last >= notify.SUMMARY_EVERY):
         since = last or now - notify.SUMMARY_EVERY
         recent = [r for r in store.read(Rejection) if r.recorded and datetime.fromisoformat(r.recorded) > since]
@@ -253,5 +255,5 @@ def mail_notices(store: Store, settings: Settings, now: datetime, summary: Summa
                 sent_all = False
                 break
         if sent_all:
-            store.set_summary_sent(now)
+            store.set_meta("summary_sent", iso(now))
     store.commit()

@@ -23,7 +23,6 @@ from ..records import (
     Doc,
     Email,
     EmailBody,
-    Notice,
     Record,
     Rejection,
     Run,
@@ -370,24 +369,6 @@ class Store:
         stored = self.engine.rejection_id(identity)
         if stored is not None and ("rejections", stored) not in self._removed:
             self._removed.append(("rejections", stored))
-
-    # ------------------------------------------------------------ notices by mail
-
-    def unmailed_notices(self) -> list[Notice]:
-        """Notices not yet mailed to their user (notify.py), oldest first."""
-        return [n for n in self.read(Notice) if not n.mailed]
-
-    def mark_mailed(self, notice: Notice, when: datetime) -> None:
-        self._replaced.append(replace(notice, mailed=iso(when)))
-
-    @property
-    def summary_sent(self) -> datetime | None:
-        """When the last daily summary of rejections went out."""
-        sent = self.engine.meta().get("summary_sent")
-        return datetime.fromisoformat(sent) if sent else None
-
-    def set_summary_sent(self, when: datetime) -> None:
-        self._meta["summary_sent"] = iso(when)
 
 
 def _named(record: Record, written: dict[int, tuple[str, int]], garbage: list[str]) -> Record:
