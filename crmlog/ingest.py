@@ -206,7 +206,8 @@ def ingest(
 
 def listing(listed: list[RunMessage], befores: list[Outcome | None] | None) -> list[dict[str, Any]]:
     """The rows of `ingest --list` (LIFE-7): under --reprocess, each with what was stored of
-    it (`before`) and whether this run's decision is `new`, the `same` or `changed`. A copy of
+    it (`before`: outcome, code, user) and whether this run's decision is `new`, the `same` or
+    `changed` (then the run writes it: a logged one's contacts or deals count too). A copy of
     a message decided already (a duplicate, or a message logged and deleted since, LIFE-5)
     changes nothing: the `same`, whatever is stored of it."""
     rows = []
@@ -215,8 +216,9 @@ def listing(listed: list[RunMessage], befores: list[Outcome | None] | None) -> l
         row["change"] = row["before"] = None
         if befores is not None:
             before = befores[n]
-            row["before"] = before._asdict() if before else None
-            if m.outcome == "duplicate" or (before is not None and tuple(before) == (m.outcome, m.code, m.user)):
+            row["before"] = {"outcome": before.outcome, "code": before.code, "user": before.user} if before else None
+            now = Outcome(m.outcome, m.code, m.user, m.contacts, m.deals)
+            if m.outcome == "duplicate" or before == now:
                 row["change"] = "same"
             else:
                 row["change"] = "new" if before is None else "changed"

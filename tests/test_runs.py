@@ -38,6 +38,7 @@ RUN_KEYS = {
 }
 MESSAGE_KEYS = {
     "identity",  # ONCE-1: the Message-ID, or the sha256 of a message without one
+    "deals",  # of a logged one
     "source",
     "key",
     "message_id",
@@ -514,6 +515,25 @@ def test_life_7_a_copy_of_a_message_decided_already_changes_nothing(team, tmp_pa
         ("m3@ourco.example", "duplicate", "same", None),  # the second copy of a new message
         ("m3@ourco.example", "logged", "new", None),
     ]
+
+
+def test_life_7_a_new_deal_is_a_change_the_dry_run_shows_and_a_reprocess_without_one_writes_nothing(team, tmp_path):
+    """What the dry run calls `changed` the real run rewrites, and what it calls `same` it leaves:
+    a reprocess that changes nothing (a rejection for the same reason included) is no run."""
+    box = make_maildir(tmp_path / "Maildir", {"": [("1", message(1)), ("2", message(2, frm="dora@else.example"))]})
+    team("ingest", box)
+    team("deals", "add", "Pilot", "--contact", "li@acme.example")
+    would = team.json("ingest", box, "--reprocess", "--dry-run", "--list")["messages"]
+    assert sorted((m["message_id"], m["change"], m["deals"]) for m in would) == [
+        ("m1@ourco.example", "changed", [1]),  # the same user, a new deal: the e-mail is written again
+        ("m2@ourco.example", "same", []),  # rejected sender-not-a-user again
+    ]
+    done = team.json("ingest", box, "--reprocess", "--list")
+    assert done["run"] == 2 and [e["deals"] for e in team.json("emails", "list")] == [[1]]
+    before = team.db.read_bytes()
+    again = team.json("ingest", box, "--reprocess", "--list")
+    assert {m["change"] for m in again["messages"]} == {"same"}
+    assert again["run"] is None and team.db.read_bytes() == before  # nothing written, no run recorded
 
 
 # ------------------------------------------------------------------ LIFE-6: undo under SIGKILL

@@ -24,6 +24,7 @@ class RunMessage:
     reason: str = ""
     user: str | None = None
     contacts: tuple[str, ...] = ()
+    deals: tuple[int, ...] = ()
     email_id: int | None = None  # known once written; a stored listing finds it by `identity`
     identity: str = ""  # ONCE-1
 
@@ -40,6 +41,7 @@ class RunMessage:
             "reason": self.reason,
             "user": self.user,
             "contacts": list(self.contacts),
+            "deals": list(self.deals),
             "email_id": self.email_id,
         }
 
@@ -56,6 +58,7 @@ class RunMessage:
             reason=doc.get("reason", ""),
             user=doc.get("user"),
             contacts=tuple(doc.get("contacts", ())),
+            deals=tuple(doc.get("deals", ())),
             email_id=doc.get("email_id"),
             identity=doc.get("identity", ""),
         )

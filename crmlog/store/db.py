@@ -271,8 +271,9 @@ class Store:
                 self.listed.append(self._kept(item, message))
                 self.sources.mark(item)
                 return 0
-            self._unlog(rejection.identity)
-            self._reject(rejection)
+            if not self._same_rejection(rejection):
+                self._unlog(rejection.identity)
+                self._reject(rejection)
         else:
             assert isinstance(decision, (Skipped, Duplicate))
         if not isinstance(decision, Skipped):
@@ -305,6 +306,14 @@ class Store:
         if not (self._meta.get("secret") or self.engine.meta().get("secret")):
             return ()
         return scrub.erased_in(message, texts, self._view.is_forgotten)
+
+    def _same_rejection(self, rejection: Rejection) -> bool:
+        """A message rejected before for the same reason, and not logged since: left as it is."""
+        stored_id = self.engine.rejection_id(rejection.identity)
+        if stored_id is None or ("rejections", stored_id) in self._removed or rejection.identity in self.new_logged:
+            return False
+        stored = self.engine.get(Rejection, stored_id)
+        return stored is not None and stored.code == rejection.code and self.engine.email_id(rejection.identity) is None
 
     def _keeps_history(self, rejection: Rejection) -> bool:
         """LIFE-2: under --reprocess, a deactivated user's logged e-mail stays logged."""

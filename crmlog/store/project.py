@@ -142,6 +142,7 @@ def listed(item: RawMessage, message: Message | None, decision: Accepted | Rejec
             outcome="logged",
             user=decision.attribution.user,
             contacts=decision.contacts,
+            deals=decision.deals,
             reason=f"credited by {decision.attribution.rule}",
         )
     if isinstance(decision, Rejected):
@@ -191,5 +192,6 @@ def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
         reason="kept: a deactivated user's history stays (LIFE-2)",
         user=stored.user,
         contacts=stored.contacts,
+        deals=stored.deals,
         email_id=stored.id,
     )

@@ -10,9 +10,13 @@ from .engine import Blobs, Changes, RunProgress
 
 
 class Outcome(NamedTuple):
+    """What is stored of a message, as `ingest --list` compares it (LIFE-7)."""
+
     outcome: str  # logged | rejected
     code: str | None
     user: str | None
+    contacts: tuple[str, ...] = ()
+    deals: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

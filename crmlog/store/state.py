@@ -45,11 +45,14 @@ class SourceStates:
             self._changed.add(source)
 
     def mark(self, item: RawMessage | Unaddressed) -> None:
-        """`item` is decided on."""
+        """`item` is decided on (a Maildir key decided before, under --reprocess, changes nothing)."""
         if item.position is not None:  # the digest of its tail is taken once, when it is written
             self._state(item.source, "mbox")["position"] = item.position
         else:
-            self._state(item.source, "maildir")["keys"][item.key] = None
+            keys = self._state(item.source, "maildir")["keys"]
+            if item.key in keys:
+                return
+            keys[item.key] = None
         self._changed.add(item.source)
 
     def changed(self) -> Iterator[State]:

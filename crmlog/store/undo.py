@@ -108,7 +108,8 @@ def stored_outcome(store: Store, identity: str) -> Outcome | None:
     email_id = store.engine.email_id(identity)
     if email_id is not None:
         email = store.engine.get(Email, email_id)
-        return Outcome("logged", None, email.user if email else None)
+        if email is not None:
+            return Outcome("logged", None, email.user, email.contacts, email.deals)
     rejection_id = store.engine.rejection_id(identity)
     if rejection_id is not None:
         rejection = store.engine.get(Rejection, rejection_id)
