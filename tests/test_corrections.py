@@ -720,6 +720,30 @@ def test_life_8_on_a_terminal_yes_does_it(destructible, command):
         assert [c["email"] for c in destructible.json("contacts", "list")] == [LI]
 
 
+def test_life_8_the_question_holds_no_lock_and_the_answer_is_worked_out_again(destructible):
+    """While the user reads the question, a cron run or an edit writes (no exit 75); the
+    command, answered yes, does what is true then."""
+    args, said = DESTRUCTIVE["delete"]
+    master, slave = os.openpty()
+    proc = subprocess.Popen(destructible.argv(*args), stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = bytearray()
+    try:
+        assert read_until(master, b"[y/N]", seen), bytes(seen)
+        destructible("users", "add", "erin@ourco.example")  # a writer, while the question is open
+        os.write(master, b"y\n")
+        read_until(master, b"\0never\0", seen)
+        assert proc.wait(timeout=120) == 0, bytes(seen)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert said[0] in seen.decode("utf-8", "replace")
+    assert "erin@ourco.example" in [u["email"] for u in destructible.json("users", "list")]
+    assert [e["message_id"] for e in destructible.json("emails", "list")] == [mid(2)]
+
+
 # ------------------------------------------------------------------ with the runs' undo journals (LIFE-6)
 
 

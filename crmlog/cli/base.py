@@ -10,10 +10,10 @@ import io
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -133,6 +133,23 @@ def confirm(yes: bool, question: str) -> None:
     if not click.confirm(render.shown(question), default=False, err=True):
         render.error("nothing was changed")
         sys.exit(1)
+
+
+T = TypeVar("T")
+
+
+def destructive(env: Env, yes: bool, work: Callable[[Store], T], question: Callable[[T], str]) -> tuple[T, str]:
+    """LIFE-8: what `work` removes is first worked out on a reader and asked about (on a
+    terminal; elsewhere `--yes` is needed), so that no lock is held while the user reads; then
+    it is done under the lock (worked out again: a run may have come in between) and written.
+    Returns what `work` returned and how long the writing pass took."""
+    if not yes:
+        confirm(False, question(work(env.reader())))
+    started = time.perf_counter()
+    with env.writer(create=False) as store:
+        done = work(store)
+        store.commit()
+    return done, took(started)
 
 
 def took(started: float) -> str:

@@ -4,16 +4,14 @@ views, and adds these to them)."""
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from ..errors import InUse, UsageError
-from ..records import Email
+from ..records import Contact, Email
 from ..show import find, render
-from ..store import edits, erase
+from ..store import Store, edits, erase
 from ..store.erase import Removed
-from .base import Env, confirm, email_address, pass_env, took, utc_now, yes_option
+from .base import Env, destructive, email_address, pass_env, utc_now, yes_option
 
 
 @click.command("edit")
@@ -48,13 +46,15 @@ def contacts_edit(env: Env, email: str, name: str | None, company: str | None, n
 def contacts_merge(env: Env, from_email: str, into_email: str, yes: bool) -> None:
     """Merge contact FROM_EMAIL into INTO_EMAIL (LIFE-4): its e-mails and deals move, and its
     address logs on INTO_EMAIL from now on."""
-    with env.writer(create=False) as store:
+
+    def work(store: Store) -> tuple[Contact, Contact, Removed]:
         source, into = find.contact(store, from_email), find.contact(store, into_email)
-        started = time.perf_counter()
-        moved = erase.merge(store, source, into)
-        confirm(yes, f"merge {source.email} into {into.email} ({describe(moved)})?")
-        store.commit()
-    render.text(f"merged {source.email} into {into.email}: {describe(moved)} {took(started)}")
+        return source, into, erase.merge(store, source, into)
+
+    (source, into, moved), took = destructive(
+        env, yes, work, lambda done: f"merge {done[0].email} into {done[1].email} ({describe(done[2])})?"
+    )
+    render.text(f"merged {source.email} into {into.email}: {describe(moved)} {took}")
 
 
 @click.command("forget")
@@ -65,17 +65,16 @@ def contacts_forget(env: Env, email: str, yes: bool) -> None:
     """Erase a contact for good (LIFE-3, an erasure request): the contact, the e-mails logged on
     it alone with their bodies and attachments, its address in shared e-mails, and every
     rejection and notice that names it. Later mail to it alone is not logged."""
-    with env.writer(create=False) as store:
-        wanted = email_address(email)
+    wanted = email_address(email)
+
+    def work(store: Store) -> tuple[str, Removed]:
         if any(wanted == u.email or wanted in dict(u.inboxes) or wanted in u.aliases for u in store.users):
             raise InUse(f"{wanted} is a user's own address, not a contact's; nothing was forgotten")
         contact = find.contact(store, wanted)
-        started = time.perf_counter()
-        removed = erase.forget(store, contact, utc_now())
-        names = ", ".join((contact.email, *contact.aliases))
-        confirm(yes, f"forget {names} ({describe(removed)})?")
-        store.commit()
-    render.text(f"forgot {names}: {describe(removed)} {took(started)}")
+        return ", ".join((contact.email, *contact.aliases)), erase.forget(store, contact, utc_now())
+
+    (names, removed), took = destructive(env, yes, work, lambda done: f"forget {done[0]} ({describe(done[1])})?")
+    render.text(f"forgot {names}: {describe(removed)} {took}")
 
 
 @click.command("edit")
@@ -137,13 +136,15 @@ def deals_reopen(env: Env, deal_id: int) -> None:
 def emails_delete(env: Env, id_or_message_id: str, yes: bool) -> None:
     """Delete a logged e-mail for good (LIFE-5): record, body and attachments. The message stays
     decided: no later run logs it again, --reprocess included."""
-    with env.writer(create=False) as store:
-        email: Email = find.email(store, id_or_message_id)
-        started = time.perf_counter()
-        removed = erase.delete_email(store, email, utc_now())
-        confirm(yes, f"delete e-mail {email.id} <{email.message_id}> {email.subject!r}?")
-        store.commit()
-    render.text(f"deleted e-mail {email.id} <{email.message_id}>: {describe(removed)} {took(started)}")
+
+    def work(store: Store) -> tuple[Email, Removed]:
+        email = find.email(store, id_or_message_id)
+        return email, erase.delete_email(store, email, utc_now())
+
+    (email, removed), took = destructive(
+        env, yes, work, lambda done: f"delete e-mail {done[0].id} <{done[0].message_id}> {done[0].subject!r}?"
+    )
+    render.text(f"deleted e-mail {email.id} <{email.message_id}>: {describe(removed)} {took}")
 
 
 def describe(removed: Removed) -> str:

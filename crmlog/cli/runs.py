@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
 from ..records import Run
 from ..show import find, render
+from ..store import Store
 from ..store import undo as undoing
-from .base import Env, confirm, json_option, listing, pass_env, took, utc_now, yes_option
+from .base import Env, destructive, json_option, listing, pass_env, utc_now, yes_option
 
 
 @click.group()
@@ -70,13 +70,15 @@ MESSAGE_COLUMNS = ["outcome", "code", "from", "subject", "user", "contacts", "em
 def runs_undo(env: Env, run_id: int, yes: bool) -> None:
     """Undo the newest run not undone yet: the CRM as if it never happened, and its messages read
     again by the next run. Older runs are undone after every newer one."""
-    with env.writer(create=False) as store:
+
+    def work(store: Store) -> tuple[Run, undoing.Undone]:
         run = find.run(store, run_id)
-        started = time.perf_counter()
-        undone = undoing.undo(store, run, utc_now())
-        confirm(yes, f"undo run {run.id} of {run.started} ({describe(undone)})?")
-        store.commit()
-    render.text(f"undid run {run.id}: {describe(undone)} {took(started)}")
+        return run, undoing.undo(store, run, utc_now())
+
+    (run, undone), took = destructive(
+        env, yes, work, lambda done: f"undo run {done[0].id} of {done[0].started} ({describe(done[1])})?"
+    )
+    render.text(f"undid run {run.id}: {describe(undone)} {took}")
 
 
 def describe(undone: undoing.Undone) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .. import config
 from ..model import normalize_login
 from ..records import TeamInbox, User
 from ..show import find, render, views
-from ..store import edits
-from .base import Env, confirm, email_address, json_option, listing, pass_env, took, utc_now, yes_option
+from ..store import Store, edits
+from .base import Env, destructive, email_address, json_option, listing, pass_env, utc_now, yes_option
 
 
 @click.command()
@@ -153,13 +151,14 @@ def set_active(env: Env, email: str, active: bool, said: str) -> None:
 @pass_env
 def users_remove(env: Env, email: str, yes: bool) -> None:
     """Remove a user added by mistake: only while no e-mail is attributed to them (LIFE-2)."""
-    with env.writer(create=False) as store:
+
+    def work(store: Store) -> User:
         user = find.user(store, email)
-        started = time.perf_counter()
         edits.remove_user(store, user)
-        confirm(yes, f"remove the user {user.email}?")
-        store.commit()
-    render.text(f"removed user {user.id}: {user.email} {took(started)}")
+        return user
+
+    user, took = destructive(env, yes, work, lambda user: f"remove the user {user.email}?")
+    render.text(f"removed user {user.id}: {user.email} {took}")
 
 
 @click.group("team-inboxes")
