@@ -4,6 +4,8 @@ views, and adds these to them)."""
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from ..errors import InUse, UsageError
@@ -12,6 +14,8 @@ from ..show import find, render
 from ..store import Store, edits, erase
 from ..store.erase import Removed
 from .base import Env, destructive, email_address, pass_env, utc_now, yes_option
+
+DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}")  # labels of letters, digits, hyphens
 
 
 @click.command("edit")
@@ -31,7 +35,7 @@ def contacts_edit(env: Env, email: str, name: str | None, company: str | None, n
             domain = None
         elif company is not None:
             domain = company.strip().lower()
-            if not domain or "@" in domain or " " in domain:
+            if not DOMAIN.fullmatch(domain):
                 raise UsageError(f"--company: {company!r} is not a domain (nothing was changed)")
         contact = edits.edit_contact(store, found, name=name, company=domain, now=utc_now())
         store.commit()
@@ -105,6 +109,8 @@ def deals_edit(
     remove_contact: tuple[str, ...],
 ) -> None:
     """Change a deal (LIFE-1): applies to messages decided from now on."""
+    if name is not None and not name.strip():
+        raise click.UsageError("--name: a deal needs a name")
     with env.writer(create=False) as store:
         deal = edits.edit_deal(
             store,

@@ -27,6 +27,8 @@ def deals() -> None:
 @pass_env
 def deals_add(env: Env, name: str, contacts: tuple[str, ...], stage: str, created: str | None) -> None:
     """Add a deal."""
+    if not name.strip():
+        raise click.UsageError("a deal needs a name")
     with env.writer(create=False) as store:
         edits.add_deal(
             store,

@@ -43,12 +43,14 @@ def write_file_atomically(path: Path, data: bytes, *, sync_dir: bool = True) -> 
         fsync_dir(path.parent)
 
 
-def remove_stale_temp_files(*folders: Path) -> None:
+def remove_stale_temp_files(db: Path, *folders: Path) -> None:
     """Temp files of a run that was killed while writing (ONCE-3): never renamed into place,
-    so nothing points to them. Only the lock holder may remove them."""
-    for folder in folders:
+    so nothing points to them. Only the lock holder may remove them. Beside the database, only
+    the database's own (other programs' files may share its directory); in the folders that
+    are crmlog's alone, every one."""
+    for folder, prefix in ((db.parent, f".{db.name}."), *((f, ".") for f in folders)):
         try:
-            stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+            stale = [p for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
         except OSError:
             continue
         for p in stale:

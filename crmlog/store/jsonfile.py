@@ -55,9 +55,7 @@ class JsonEngine:
         self.blobs = FileBlobs(self.path, next_pack=0, writing=self.writing)
         if self.writing:
             self._lock = take_lock(self.path, lock_timeout)
-            remove_stale_temp_files(
-                self.path.parent, self.blobs.attachments_dir, self.blobs.bodies_dir, self.blobs.runs_dir
-            )
+            remove_stale_temp_files(self.path, self.blobs.attachments_dir, self.blobs.bodies_dir, self.blobs.runs_dir)
         try:
             data = schema.load(self.path)
             upgraded = write and schema.upgrade(data)

@@ -97,6 +97,8 @@ def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
 def messages(store: Store, run: Run) -> list[RunMessage]:
     """A run's listing, each logged message with the id of its e-mail where it still is."""
     rows = [RunMessage.from_doc(doc) for doc in store.blobs.listing(run.id, run.listing, run.listing_name)]
+    if run.undone:  # its e-mails are gone; one of the same message may be a later run's
+        return [replace(m, email_id=None) for m in rows]
     return [
         replace(m, email_id=store.engine.email_id(m.identity)) if m.outcome == "logged" and m.identity else m
         for m in rows
