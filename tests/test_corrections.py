@@ -681,15 +681,16 @@ def read_until(fd: int, wanted: bytes, seen: bytearray) -> bool:
     return True
 
 
-def on_a_terminal(cli: Cli, answer: bytes, *args: str) -> tuple[int, str]:
+def on_a_terminal(cli: Cli, answer: bytes, *args: str, while_asked=lambda: None) -> tuple[int, str]:
     """The real CLI with a pseudo-terminal as its stdin, stdout and stderr, answering `answer`
-    to its question: its exit status and what the terminal showed."""
+    to its question (after `while_asked()`): its exit status and what the terminal showed."""
     master, slave = os.openpty()
     proc = subprocess.Popen(cli.argv(*args), stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     seen = bytearray()
     try:
         assert read_until(master, b"[y/N]", seen), bytes(seen)
+        while_asked()
         os.write(master, answer + b"\n")
         read_until(master, b"\0never\0", seen)
         return proc.wait(timeout=120), seen.decode("utf-8", "replace")
@@ -724,22 +725,10 @@ def test_life_8_the_question_holds_no_lock_and_the_answer_is_worked_out_again(de
     """While the user reads the question, a cron run or an edit writes (no exit 75); the
     command, answered yes, does what is true then."""
     args, said = DESTRUCTIVE["delete"]
-    master, slave = os.openpty()
-    proc = subprocess.Popen(destructible.argv(*args), stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    seen = bytearray()
-    try:
-        assert read_until(master, b"[y/N]", seen), bytes(seen)
-        destructible("users", "add", "erin@ourco.example")  # a writer, while the question is open
-        os.write(master, b"y\n")
-        read_until(master, b"\0never\0", seen)
-        assert proc.wait(timeout=120) == 0, bytes(seen)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert said[0] in seen.decode("utf-8", "replace")
+    status, shown = on_a_terminal(
+        destructible, b"y", *args, while_asked=lambda: destructible("users", "add", "erin@ourco.example")
+    )
+    assert status == 0 and said[0] in shown, shown
     assert "erin@ourco.example" in [u["email"] for u in destructible.json("users", "list")]
     assert [e["message_id"] for e in destructible.json("emails", "list")] == [mid(2)]
 
