@@ -24,7 +24,6 @@ from .model import (
     Unaddressed,
     Unreadable,
     iso,
-    raw_identity,
 )
 from .parse import HeaderFilter, ParseError, parse
 from .read import sources
@@ -34,7 +33,6 @@ from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
 from .store.runs import Outcome
-from .store.undo import stored_outcome
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
@@ -155,7 +153,6 @@ def ingest(
             reprocess=reprocess,
             record=not dry_run,
         )
-        befores: list[Outcome | None] = []  # what was stored of each listed message (under --reprocess)
         parsed = scanned = 0
         for folder in folders:
             if on_folder:
@@ -183,8 +180,6 @@ def ingest(
                 else:
                     message, decision = decide_raw(item, store.view(), settings, session_login, caps)
                     parsed += 1
-                    if reprocess and not isinstance(decision, Skipped):
-                        befores.append(stored_outcome(store, message.identity if message else raw_identity(item.data)))
                     summary.count(decision, store.apply(item, message, decision, now=clock()))
                 scanned += 1
                 if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
@@ -198,30 +193,26 @@ def ingest(
         store.run_counts(summary.counts(), finished=clock())
         store.commit()
         summary.run = store.run_id
-        summary.messages = listing(store.listed, befores if reprocess else None)
+        summary.messages = listing(store.listed, store.changes if reprocess else None)
         if not dry_run and (settings.mail_notices or settings.daily_summary):
             mail_notices(store, settings, clock(), summary)
     return summary
 
 
-def listing(listed: list[RunMessage], befores: list[Outcome | None] | None) -> list[dict[str, Any]]:
+def listing(listed: list[RunMessage], changes: list[tuple[bool, Outcome | None]] | None) -> list[dict[str, Any]]:
     """The rows of `ingest --list` (LIFE-7): under --reprocess, each with what was stored of
-    it (`before`: outcome, code, user) and whether this run's decision is `new`, the `same` or
-    `changed` (then the run writes it: a logged one's contacts or deals count too). A copy of
-    a message decided already (a duplicate, or a message logged and deleted since, LIFE-5)
-    changes nothing: the `same`, whatever is stored of it."""
+    it (`before`: outcome, code, user) and whether this run's decision is `new`, the `same`
+    (nothing written) or `changed` (written: another outcome, user, rule, contacts or deals).
+    A copy of a message decided already (a duplicate, or a message logged and deleted since,
+    LIFE-5) is the same, whatever is stored of it."""
     rows = []
     for n, m in enumerate(listed):
         row = m.to_doc()
         row["change"] = row["before"] = None
-        if befores is not None:
-            before = befores[n]
+        if changes is not None:
+            same, before = changes[n]
             row["before"] = {"outcome": before.outcome, "code": before.code, "user": before.user} if before else None
-            now = Outcome(m.outcome, m.code, m.user, m.contacts, m.deals)
-            if m.outcome == "duplicate" or before == now:
-                row["change"] = "same"
-            else:
-                row["change"] = "new" if before is None else "changed"
+            row["change"] = "same" if same else "new" if before is None else "changed"
         rows.append(row)
     return rows
 

@@ -15,7 +15,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..model import Accepted, Code, Decision, Duplicate, Message, RawMessage, Rejected, Skipped, Unaddressed, iso
+from ..model import (
+    Accepted,
+    Code,
+    Decision,
+    Duplicate,
+    Message,
+    RawMessage,
+    Rejected,
+    Skipped,
+    Unaddressed,
+    iso,
+    raw_identity,
+)
 from ..records import (
     Company,
     Contact,
@@ -35,7 +47,7 @@ from . import project, scrub
 from .engine import Changes, Engine
 from .export import save_attachments
 from .jsonfile import LOCK_TIMEOUT, JsonEngine
-from .runs import RunState, changes_anything
+from .runs import Outcome, RunState, changes_anything
 from .state import SourceStates
 from .view import StoreView
 
@@ -55,6 +67,7 @@ class Store:
         self.sources = SourceStates(engine.source_states())  # ONCE-2: what the next run needs
         self.reprocess = False
         self.listed: list[RunMessage] = []  # what this run did, message by message (LIFE-6, LIFE-7)
+        self.changes: list[tuple[bool, Outcome | None]] = []  # each one's: the same as stored? what was
         self._run: RunState | None = None
         self._view = StoreView(self)
         self._reset()
@@ -246,60 +259,56 @@ class Store:
 
     def apply(self, item: RawMessage, message: Message | None, decision: Decision, *, now: datetime) -> int:
         """Record one decided message: its records and its source state go in the same batch.
-        Returns the number of contacts created."""
-        created = 0
+        What is stored of it already (a message decided again: --reprocess, or a rejected one
+        found in another folder) is left as it is where the decision is the same, else
+        replaced. Returns the number of contacts created."""
+        self.sources.mark(item)
+        if isinstance(decision, Skipped):
+            return 0
+        before = self._stored(message.identity if message else raw_identity(item.data))
+        row, same, created = project.listed(item, message, decision), isinstance(decision, Duplicate), 0
         if isinstance(decision, Accepted):
             assert message is not None  # only a parsed message can be accepted
             logged = project.logged(item, message, decision, now)
             erased = self._erased(message, scrub.logged_texts(logged))
-            if erased:
-                logged = scrub.scrubbed_logged(logged, erased)
-            same = self._same_as_stored(logged.email)
-            if same is None:
+            logged = scrub.scrubbed_logged(logged, erased) if erased else logged
+            same = before is not None and before.same(project.outcome(logged.email))
+            if same:
+                self.new_logged.add(logged.email.identity)
+                row = replace(row, email_id=before.id if before else None)
+            else:
+                self._unlog(before)
                 created = self._log(logged)
                 self._listed_ids.append((len(self.listed), len(self._added) - 1 - len(logged.notices)))
-            else:
-                self.new_logged.add(logged.email.identity)
-                self.listed.append(replace(project.listed(item, message, decision), email_id=same))
-                self.sources.mark(item)
-                return 0
         elif isinstance(decision, Rejected):
             rejection = project.rejection(item, message, decision, now)
             erased = self._erased(message, (rejection.sender, rejection.subject, rejection.reason))
             rejection = scrub.scrubbed_rejection(rejection, erased) if erased else rejection
-            if self._keeps_history(rejection):
-                self.listed.append(self._kept(item, message))
-                self.sources.mark(item)
-                return 0
-            if not self._same_rejection(rejection):
-                self._unlog(rejection.identity)
+            if before is not None and before.outcome == "logged" and rejection.code == Code.USER_DEACTIVATED:
+                assert message is not None  # a logged message was parsed
+                same, row = True, project.kept(item, message, before)  # LIFE-2: their history stays
+                self.new_logged.add(rejection.identity)
+            elif before is not None and before.same(project.outcome(rejection)):
+                same = True
+            else:
+                self._unlog(before)
                 self._reject(rejection)
-        else:
-            assert isinstance(decision, (Skipped, Duplicate))
-        if not isinstance(decision, Skipped):
-            row = project.listed(item, message, decision)
-            erased = self._erased(message, (row.sender, row.subject, row.reason))
-            self.listed.append(scrub.scrubbed_row(row, erased) if erased else row)
-        self.sources.mark(item)
+        erased = self._erased(message, (row.sender, row.subject, row.reason))
+        self.listed.append(scrub.scrubbed_row(row, erased) if erased else row)
+        self.changes.append((same, before))
         return created
 
-    def _same_as_stored(self, email: Email) -> int | None:
-        """Under --reprocess, a message logged before and decided the same way again is left
-        as it is (its id); decided otherwise, the new outcome replaces the stored one."""
-        stored_id = self.engine.email_id(email.identity) if self.reprocess else None
-        stored = self.engine.get(Email, stored_id) if stored_id is not None else None
-        if stored is None:
-            return None
-        same = (stored.user, stored.rule, stored.contacts, stored.deals) == (
-            email.user,
-            email.rule,
-            email.contacts,
-            email.deals,
-        )
-        if not same:
-            self._removed.append(("emails", stored.id))
-            return None
-        return stored.id
+    def _stored(self, identity: str) -> Outcome | None:
+        """What is stored of a message, unless this batch takes it out already."""
+        email_id = self.engine.email_id(identity)
+        if email_id is not None and ("emails", email_id) not in self._removed:
+            email = self.engine.get(Email, email_id)
+            return project.outcome(email) if email else None
+        rejection_id = self.engine.rejection_id(identity)
+        if rejection_id is not None and ("rejections", rejection_id) not in self._removed:
+            rejection = self.engine.get(Rejection, rejection_id)
+            return project.outcome(rejection) if rejection else None
+        return None
 
     def _erased(self, message: Message | None, texts: Iterable[str]) -> tuple[str, ...]:
         """LIFE-3: the erased addresses a new record would name (none before a first forget)."""
@@ -307,34 +316,10 @@ class Store:
             return ()
         return scrub.erased_in(message, texts, self._view.is_forgotten)
 
-    def _same_rejection(self, rejection: Rejection) -> bool:
-        """A message rejected before for the same reason, and not logged since: left as it is."""
-        stored_id = self.engine.rejection_id(rejection.identity)
-        if stored_id is None or ("rejections", stored_id) in self._removed or rejection.identity in self.new_logged:
-            return False
-        stored = self.engine.get(Rejection, stored_id)
-        return stored is not None and stored.code == rejection.code and self.engine.email_id(rejection.identity) is None
-
-    def _keeps_history(self, rejection: Rejection) -> bool:
-        """LIFE-2: under --reprocess, a deactivated user's logged e-mail stays logged."""
-        return (
-            self.reprocess
-            and rejection.code == Code.USER_DEACTIVATED
-            and self.engine.email_id(rejection.identity) is not None
-        )
-
-    def _kept(self, item: RawMessage, message: Message | None) -> RunMessage:
-        assert message is not None
-        stored = self.engine.get(Email, self.engine.email_id(message.identity) or 0)
-        assert stored is not None
-        self.new_logged.add(message.identity)
-        return project.kept(item, message, stored)
-
-    def _unlog(self, identity: str) -> None:
-        """Under --reprocess, a message logged before and rejected now is no longer logged."""
-        stored = self.engine.email_id(identity) if self.reprocess else None
-        if stored is not None and ("emails", stored) not in self._removed:
-            self._removed.append(("emails", stored))
+    def _unlog(self, before: Outcome | None) -> None:
+        """A message logged before and decided otherwise now is no longer logged as it was."""
+        if before is not None and before.outcome == "logged" and before.id is not None:
+            self._removed.append(("emails", before.id))
 
     def _log(self, logged: project.Logged) -> int:
         created = self._create_contacts(logged.contacts, logged.companies)

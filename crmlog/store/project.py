@@ -20,6 +20,7 @@ from ..model import (
     raw_identity,
 )
 from ..records import Company, Contact, Credit, Email, EmailBody, Notice, Rejection, RunMessage, StoredAttachment
+from .runs import Outcome
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,7 +180,7 @@ def _no_deal(sub: DealAddress) -> str:
     return f"there is no deal {sub.deal_id}"
 
 
-def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
+def kept(item: RawMessage, message: Message, stored: Outcome) -> RunMessage:
     """The row of a message whose logged e-mail stays as it is (LIFE-2 under --reprocess)."""
     return RunMessage(
         identity=message.identity,
@@ -187,7 +188,7 @@ def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
         key=item.key,
         message_id=message.message_id,
         sender=message.sender.email if message.sender else "",
-        subject=stored.subject,
+        subject=message.subject[:300],
         outcome="logged",
         reason="kept: a deactivated user's history stays (LIFE-2)",
         user=stored.user,
@@ -195,3 +196,10 @@ def kept(item: RawMessage, message: Message, stored: Email) -> RunMessage:
         deals=stored.deals,
         email_id=stored.id,
     )
+
+
+def outcome(record: Email | Rejection) -> Outcome:
+    """What a logged e-mail or a rejection records of its message's outcome (LIFE-7)."""
+    if isinstance(record, Email):
+        return Outcome("logged", None, record.user, record.contacts, record.deals, record.rule, record.id or None)
+    return Outcome("rejected", record.code, id=record.id or None)

@@ -10,13 +10,19 @@ from .engine import Blobs, Changes, RunProgress
 
 
 class Outcome(NamedTuple):
-    """What is stored of a message, as `ingest --list` compares it (LIFE-7)."""
+    """A message's outcome as stored, or as decided now (LIFE-7: `before`, and whether a run
+    decided it again the same way: then it writes nothing)."""
 
     outcome: str  # logged | rejected
-    code: str | None
-    user: str | None
+    code: str | None = None
+    user: str | None = None
     contacts: tuple[str, ...] = ()
     deals: tuple[int, ...] = ()
+    rule: str = ""
+    id: int | None = None  # the stored record's
+
+    def same(self, other: Outcome) -> bool:
+        return self[:6] == other[:6]
 
 
 @dataclass(slots=True)

@@ -12,10 +12,9 @@ from datetime import datetime
 
 from ..errors import InUse
 from ..model import iso
-from ..records import Doc, Email, Rejection, Run, RunMessage
+from ..records import Doc, Email, Run, RunMessage
 from . import journal
 from .db import Store
-from .runs import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +102,3 @@ def messages(store: Store, run: Run) -> list[RunMessage]:
         replace(m, email_id=store.engine.email_id(m.identity)) if m.outcome == "logged" and m.identity else m
         for m in rows
     ]
-
-
-def stored_outcome(store: Store, identity: str) -> Outcome | None:
-    """What is stored of a message (LIFE-7: `before`): logged (by whom) or rejected (why)."""
-    email_id = store.engine.email_id(identity)
-    if email_id is not None:
-        email = store.engine.get(Email, email_id)
-        if email is not None:
-            return Outcome("logged", None, email.user, email.contacts, email.deals)
-    rejection_id = store.engine.rejection_id(identity)
-    if rejection_id is not None:
-        rejection = store.engine.get(Rejection, rejection_id)
-        return Outcome("rejected", rejection.code if rejection else None, None)
-    return None
