@@ -72,10 +72,13 @@ def contacts_forget(env: Env, email: str, yes: bool) -> None:
     wanted = email_address(email)
 
     def work(store: Store) -> tuple[str, Removed]:
-        if any(wanted == u.email or wanted in dict(u.inboxes) or wanted in u.aliases for u in store.users):
-            raise InUse(f"{wanted} is a user's own address, not a contact's; nothing was forgotten")
+        from ..rules.attribution import team_addresses  # the rules load for this command, not for the views
+
+        team = team_addresses(store.users, store.team_inboxes)
+        if wanted in team:
+            raise InUse(f"{wanted} is an address of the sales team, not a contact's; nothing was forgotten")
         contact = find.contact(store, wanted)
-        return ", ".join((contact.email, *contact.aliases)), erase.forget(store, contact, utc_now())
+        return ", ".join((contact.email, *contact.aliases)), erase.forget(store, contact, utc_now(), team=team)
 
     (names, removed), took = destructive(env, yes, work, lambda done: f"forget {done[0]} ({describe(done[1])})?")
     render.text(f"forgot {names}: {describe(removed)} {took}")

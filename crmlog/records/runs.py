@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 from .base import Doc
 
@@ -111,7 +111,3 @@ class Run:
             listing_name=doc.get("listing_name", ""),
             undo=doc.get("undo") or {},
         )
-
-
-def count_of(counts: dict[str, Any], name: str) -> int:
-    return int(counts.get(name, 0))

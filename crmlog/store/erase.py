@@ -56,13 +56,13 @@ class Removed:
 # ---------------------------------------------------------------- LIFE-3
 
 
-def forget(store: Store, contact: Contact, now: datetime) -> Removed:
+def forget(store: Store, contact: Contact, now: datetime, *, team: frozenset[str]) -> Removed:
     """Erase a contact: the contact, every e-mail logged on it alone (record, body,
     attachments), its addresses in the e-mails it shared, every rejection and notice that
     names it, the rows of run listings and the undo journals' documents that name it. What
-    stays is a keyed hash of each address, so that no later run logs to it again."""
+    stays is a keyed hash of each address, so that no later run logs to it again. `team`: the
+    sales team's own addresses (rules.attribution.team_addresses), which are never forgotten."""
     addresses = (contact.email, *contact.aliases)
-    team = _team_addresses(store)
     own = [a for a in addresses if a in team]
     if own:
         raise InUse(f"{own[0]} is an address of the sales team, not only a contact's; nothing was forgotten")
@@ -143,13 +143,6 @@ def _scrubbed_doc(table: str, id: int, doc: Doc, addresses: tuple[str, ...], nam
     if table == Deal.TABLE:
         return {**doc, "contacts": [c for c in doc.get("contacts", ()) if c not in addresses]}
     return doc
-
-
-def _team_addresses(store: Store) -> set[str]:
-    out = {t.address for t in store.team_inboxes}
-    for u in store.users:
-        out |= {u.email, *(a for a, _ in u.inboxes), *u.aliases}
-    return out
 
 
 @dataclass(frozen=True, slots=True)
