@@ -54,7 +54,12 @@ def note_source(journal: Doc, before: Doc | None, after: Doc) -> None:
             journal["sources"][source] = {"doc": before}
         return
     delta = delta or {"added": [], "dropped": []}
-    old, new = set(before.get("keys", ())), set(after.get("keys", ()))
+    old_keys, new_keys = before.get("keys", []), after.get("keys", [])
+    if len(new_keys) >= len(old_keys) and new_keys[: len(old_keys)] == old_keys:
+        # a batch of a run: keys added after those decided before (no set of the whole folder)
+        journal["sources"][source] = {**delta, "added": [*delta["added"], *new_keys[len(old_keys) :]]}
+        return
+    old, new = set(old_keys), set(new_keys)
     added, dropped = set(delta["added"]), set(delta["dropped"])
     added |= new - old
     gone = old - new

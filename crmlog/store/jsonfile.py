@@ -30,6 +30,15 @@ from .files import AtomicJSONStorage, remove_stale_temp_files
 from .lock import take_lock
 
 LOCK_TIMEOUT = 60.0  # seconds a writer waits for another run's lock
+_INDEXES = {  # table -> the lookup built over it (JsonEngine._forget)
+    "contacts": "_contacts",
+    "companies": "_companies",
+    "deals": "_deals",
+    "emails": "_logged",
+    "deleted": "_deleted",
+    "forgotten": "_forgotten",
+    "rejections": "_rejected",
+}
 
 
 class JsonEngine:
@@ -302,20 +311,9 @@ class JsonEngine:
     def _forget(self, table: str) -> None:
         """A lookup over `table` is built again when next asked for (after a replacement or a
         removal, which ingest never makes; rejections, which it does remove, are kept up to date)."""
-        if table == "contacts":
-            self._contacts = None
-        elif table == "companies":
-            self._companies = None
-        elif table == "deals":
-            self._deals = None
-        elif table == "emails":
-            self._logged = None
-        elif table == "deleted":
-            self._deleted = None
-        elif table == "forgotten":
-            self._forgotten = None
-        elif table == "rejections":
-            self._rejected = None
+        index = _INDEXES.get(table)
+        if index is not None:
+            setattr(self, index, None)
 
     def _indexed(self, record: Record, doc_id: int) -> None:
         if isinstance(record, Contact) and self._contacts is not None:
