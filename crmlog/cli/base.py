@@ -121,11 +121,9 @@ def iso_time(value: str | None, option: str) -> datetime | None:
 yes_option = click.option("--yes", is_flag=True, help="Do it without asking (needed when not on a terminal).")
 
 
-def confirm(yes: bool, question: str) -> None:
+def confirm(question: str) -> None:
     """LIFE-8: a destructive command asks on a terminal, and needs --yes elsewhere (cron, a
     script): nothing is changed otherwise."""
-    if yes:
-        return
     if not sys.stdin.isatty():
         raise UsageError(
             f"{question.rstrip('?')}: this removes data for good; add --yes to do it (nothing was changed)"
@@ -144,7 +142,7 @@ def destructive(env: Env, yes: bool, work: Callable[[Store], T], question: Calla
     it is done under the lock (worked out again: a run may have come in between) and written.
     Returns what `work` returned and how long the writing pass took."""
     if not yes:
-        confirm(False, question(work(env.reader())))
+        confirm(question(work(env.reader())))
     started = time.perf_counter()
     with env.writer(create=False) as store:
         done = work(store)
