@@ -554,15 +554,15 @@ def test_fwd_4_attribution_an_unreadable_forwarded_date_counts_by_when_it_was_fo
 def test_email_time(date, forwarded_at, expected):
     forward = replace(FORWARD, forwarded_at=forwarded_at)
     e = mail(1, path="forward", date=date, forward=forward)
-    when = views.email_time(e)
+    when = e.time()
     assert when == expected
     assert when is None or when.utcoffset() == expected.utcoffset()
 
 
 def test_email_time_without_a_forward():
-    assert views.email_time(mail(1, date="2026-06-01T09:00:00")) == datetime(2026, 6, 1, 9, tzinfo=UTC)
-    assert views.email_time(mail(1, date="gestern")) is None
-    assert views.email_time(mail(1, date=None)) is None
+    assert mail(1, date="2026-06-01T09:00:00").time() == datetime(2026, 6, 1, 9, tzinfo=UTC)
+    assert mail(1, date="gestern").time() is None
+    assert mail(1, date=None).time() is None
 
 
 # ------------------------------------------------------------------ forwards parse

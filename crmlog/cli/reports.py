@@ -80,7 +80,7 @@ def attribution(ctx: click.Context, since: str | None, until: str | None, as_jso
     if period == (None, None):
         credits = store.tally(Email, ("user", "path", "rule"))
     else:
-        credits = views.credits(store.read(Email), *period)
+        credits = views.credits(store.read(Email, since=period[0], until=period[1]), *period)
     rows = views.attribution(store.read(User), credits)
     if as_json:
         render.emit_json(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, cast
 
 from .base import Doc, positional
@@ -183,6 +184,18 @@ class Email:
     body: BodyRef | None = None
     inline: EmailBody | None = field(default=None, repr=False)  # first schema only
 
+    def time(self) -> datetime | None:
+        """When it was written, for --since/--until and a store's period reads: its own date
+        (a forwarded date without a zone read as UTC), else, for a forward whose date could
+        not be read, when it was forwarded."""
+        return time_of(self.date, self.forward.forwarded_at if self.forward else None)
+
+    @staticmethod
+    def doc_time(doc: Doc) -> datetime | None:
+        """`time()` of a stored document, without making the record."""
+        forward = doc.get("forward")
+        return time_of(doc.get("date"), forward.get("forwarded_at") if isinstance(forward, dict) else None)
+
     def to_doc(self) -> Doc:
         if self.inline is not None:
             return self._first_schema_doc(self.inline)
@@ -263,3 +276,15 @@ class Email:
 
 
 _email = positional(Email)
+
+
+def time_of(*values: str | None) -> datetime | None:
+    """The first of `values` that reads as an ISO 8601 time, in UTC where it has no zone."""
+    for value in values:
+        try:
+            when = datetime.fromisoformat(value) if value else None
+        except (TypeError, ValueError):
+            continue
+        if when is not None:
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None

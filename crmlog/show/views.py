@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..model import Forwarded, Rejected
@@ -213,21 +213,8 @@ def credits(
     counts: Counter[tuple[str, str, str]] = Counter()
     for e in emails:
         if since or until:
-            when = email_time(e)
+            when = e.time()
             if when is None or (since and when < since) or (until and when >= until):
                 continue
         counts[(e.user, e.path, e.rule)] += 1
     return counts
-
-
-def email_time(e: Email) -> datetime | None:
-    """An e-mail's date for --since/--until: its own date (a forwarded date without a zone
-    read as UTC), else, for a forward whose date could not be read, when it was forwarded."""
-    for value in (e.date, e.forward.forwarded_at if e.forward else None):
-        try:
-            when = datetime.fromisoformat(value) if value else None
-        except ValueError:
-            continue
-        if when is not None:
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..records import BodyRef, Contact, Deal, Doc, EmailBody, R, Record
@@ -60,10 +61,14 @@ class Engine(Protocol):
         where: Mapping[str, object] | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[R]:
         """Records of a kind, by id (or newest first: by date, then id). `where` keeps those
         whose field equals the value, or, for a list field, contains it. Fields are named as
-        the record names them."""
+        the record names them. `since`/`until` keep e-mails whose `Email.time()` is in
+        [since, until) (a period: an engine reads only the part of the history it covers);
+        other kinds ignore them."""
         ...
 
     def get(self, kind: type[R], id: int) -> R | None: ...
@@ -77,7 +82,13 @@ class Engine(Protocol):
 
     def meta(self) -> Mapping[str, Any]: ...
 
-    def source_states(self) -> list[Doc]: ...
+    def source_states(self) -> list[Doc]:
+        """Every mailbox's state (ONCE-2), for undo and copies of the whole CRM."""
+        ...
+
+    def source_state(self, source: str) -> Doc | None:
+        """One mailbox's state, read when a run first comes to that mailbox."""
+        ...
 
     # ---- the rules' lookups
     def contact(self, email: str) -> Contact | None: ...

@@ -15,6 +15,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,12 @@ class JsonEngine:
         where: Mapping[str, object] | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[R]:
         items: Iterable[tuple[str, Doc]] = self._table(kind.TABLE).items()
+        if kind is Email and (since or until):
+            items = [(i, d) for i, d in items if _within(Email.doc_time(d), since, until)]
         for field, wanted in (where or {}).items():
             value = doc_value(kind, field)
             items = [(i, d) for i, d in items if _matches(value(d), wanted)]
@@ -160,6 +165,10 @@ class JsonEngine:
 
     def source_states(self) -> list[Doc]:
         return list(self._table("sources").values())
+
+    def source_state(self, source: str) -> Doc | None:
+        doc_id = self._sources.get(source)
+        return self._table("sources")[str(doc_id)] if doc_id is not None else None
 
     # ------------------------------------------------------------ the rules' lookups
 
@@ -336,6 +345,10 @@ class JsonEngine:
         else:
             self._storage.data["sources"][str(doc_id)] = doc
             self._storage.dirty = True
+
+
+def _within(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    return when is not None and not (since and when < since) and not (until and when >= until)
 
 
 def _matches(value: object, wanted: object) -> bool:
