@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOG, Cli, eml, make_maildir
+from stored import tables as stored_tables
 
 ANNA = "anna@ourco.example"
 BEN = "ben@ourco.example"
@@ -829,7 +830,7 @@ def test_life_3_forget_keeps_an_attachment_that_an_undo_puts_back(team, tmp_path
 
 
 def stored_runs(cli: Cli) -> dict:
-    return json.loads(cli.db.read_bytes())["runs"]
+    return stored_tables(cli.db)["runs"]
 
 
 def test_life_3_and_4_leave_the_runs_they_do_not_touch_as_they_were(team, tmp_path):

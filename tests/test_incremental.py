@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS, LOG, eml, make_maildir
+from stored import tables as stored_tables
 from test_ingest import SETTINGS, team_db
 
 from crmlog.errors import DataError
@@ -19,7 +20,7 @@ from crmlog.ingest import Batch, ingest
 from crmlog.parse import HeaderFilter
 from crmlog.read import sources
 from crmlog.records import Email
-from crmlog.store import Store
+from crmlog.store import SCHEMA_VERSION, Store
 
 FROM_ = b"From anna@ourco.example Mon Jun  1 09:00:00 2026\n"
 
@@ -37,7 +38,7 @@ def skipped(i: int) -> bytes:
 
 
 def db_of(path: Path) -> dict:
-    return json.loads(path.read_bytes())
+    return stored_tables(path)
 
 
 _OPENS: list[dict[str, int]] = []  # the counts of the test that is running, if any
@@ -254,7 +255,7 @@ def test_a_schema_1_database_is_upgraded_without_reading_anything_again(tmp_path
     s = ingest([box, mbox], settings=SETTINGS, db_path=db)
     assert s.scanned == 0 and reads == {"maildir": 0, "mbox": 0}
     upgraded = db_of(db)
-    assert upgraded["meta"]["1"]["schema"] == 3 and "seen" not in upgraded
+    assert upgraded["meta"]["1"]["schema"] == SCHEMA_VERSION and "seen" not in upgraded
     assert {s["kind"] for s in upgraded["sources"].values()} == {"maildir", "mbox"}
     assert cli.json("emails", "show", "m1@x")["text"] == "inline body of schema 1"
 

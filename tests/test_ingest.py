@@ -3,7 +3,6 @@ both, never neither), a second run changes nothing, unreadable files are retried
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from conftest import LOG, eml, make_maildir
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from stored import tables as stored_tables
 
 from crmlog.ingest import Batch, ingest
 from crmlog.model import Settings
@@ -77,7 +77,7 @@ def test_every_addressed_message_ends_logged_or_rejected_and_rerun_changes_nothi
         s = ingest([box], settings=SETTINGS, db_path=db)
         assert s.scanned == len(specs) == s.addressed + s.skipped
         assert s.addressed == s.logged + s.rejected + s.duplicates
-        data = json.loads(db.read_text())
+        data = stored_tables(db)
         emails = list(data.get("emails", {}).values())
         rejections = list(data.get("rejections", {}).values())
         assert len(emails) == s.logged
@@ -98,14 +98,14 @@ def test_once_3_batches_commit_whole_prefixes(tmp_path):
 
     def progress():
         if db.exists():
-            data = json.loads(db.read_text())
+            data = stored_tables(db)
             keys = [k for s in data.get("sources", {}).values() for k in s["keys"]]
             seen_sizes.append((len(data.get("emails", {})), len(keys)))
 
     ingest([box], settings=SETTINGS, db_path=db, batch=Batch(parsed=3), progress=progress)
     # on disk, e-mails and their source state always move together, three at a time
     assert sorted(set(seen_sizes)) == [(0, 0), (3, 3), (6, 6)]
-    assert len(json.loads(db.read_text())["emails"]) == 7
+    assert len(stored_tables(db)["emails"]) == 7
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files of mode 000, so none is unreadable here")
@@ -125,7 +125,7 @@ def test_vanished_message_is_not_marked_seen(tmp_path):
     db = team_db(tmp_path / "crm.json")
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.scanned, s.logged) == (1, 1)
-    assert [s["keys"] for s in json.loads(db.read_text())["sources"].values()] == [["a"]]
+    assert [s["keys"] for s in stored_tables(db)["sources"].values()] == [["a"]]
 
 
 def test_file_names_that_are_not_utf8_and_8bit_headers_are_logged_once(tmp_path):
@@ -139,6 +139,6 @@ def test_file_names_that_are_not_utf8_and_8bit_headers_are_logged_once(tmp_path)
     db = team_db(tmp_path / "crm.json")
     s = ingest([box], settings=SETTINGS, db_path=db)
     assert (s.scanned, s.logged) == (1, 1)
-    stored = json.loads(db.read_bytes())
+    stored = stored_tables(db)
     assert [s["keys"] for s in stored["sources"].values()] == [["\\xff\\xfe.msg"]]
     assert ingest([box], settings=SETTINGS, db_path=db).scanned == 0  # ONCE-2 across runs

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOG, Cli, eml, make_maildir
+from stored import tables as stored_tables
 
 from crmlog.records import Email
 from crmlog.store import Store
@@ -86,7 +87,7 @@ def files(cli: Cli, folder: str) -> set[str]:
 def stored(cli: Cli) -> dict:
     """The database's records as stored, but for the runs themselves and the file counters: what
     an undone run must leave exactly as before it (a mailbox folder's keys as a set)."""
-    data = json.loads(cli.db.read_bytes())
+    data = stored_tables(cli.db)
     data.pop("runs", None)
     for meta in data.get("meta", {}).values():
         meta.pop("packs", None)  # pack numbers are never used twice: the counter stays on
@@ -564,7 +565,7 @@ def crash_messages() -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
 
 def referenced(cli: Cli) -> tuple[set[str], set[str]]:
     """The body packs and attachment files the stored e-mails point to."""
-    data = json.loads(cli.db.read_bytes())
+    data = stored_tables(cli.db)
     emails = data.get("emails", {}).values()
     packs = {f"{e['body'][0]:06d}.pack" for e in emails if e.get("body")}
     attachments = {a["sha256"] for e in emails for a in e.get("attachments", ()) if a.get("stored")}
@@ -582,6 +583,8 @@ def assert_no_stray_files(cli: Cli) -> None:
     assert files(cli, "bodies") == packs
     assert files(cli, "attachments") == attachments
     assert [p.name for p in cli.db.parent.rglob("*.tmp")] == []
+    manifest = json.loads(cli.db.read_bytes())["parts"]["1"]  # the parts: those the root names, and
+    assert files(cli, "tables") <= {*manifest["files"].values(), *manifest["replaced"]}  # those kept one write
 
 
 class Copy(Cli):
@@ -647,7 +650,7 @@ def die():
 
 
 def replace(src, dst, *args, **kwargs):
-    database = str(dst).endswith(".json")
+    database = str(dst).endswith(".json") and not Path(dst).parent.name.endswith(".tables")  # the root
     writes.extend([dst] if database else [])
     if database and step == "before-write" and len(writes) == n:
         die()

@@ -3,7 +3,6 @@ owner-only modes. The lock test holds the lock from another real process."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import eml
+from stored import tables as stored_tables
 
 from crmlog import rules
 from crmlog.errors import DataError, LockBusy, NoDatabase, StorageIOError
@@ -53,7 +53,7 @@ def test_once_3_nothing_reaches_disk_before_commit_then_all_at_once(tmp_path):
         apply_one(store, to="Li <li@acme.example>")  # a contact and its company (BCC-3, COMP-1)
         assert not db.exists()
         store.commit()
-    data = json.loads(db.read_text())
+    data = stored_tables(db)
     assert [d["email"] for d in data["users"].values()] == ["anna@ourco.example"]
     assert [d["email"] for d in data["contacts"].values()] == ["li@acme.example"]
     assert [d["domain"] for d in data["companies"].values()] == ["acme.example"]

@@ -165,7 +165,11 @@ class Email:
 
     TABLE: ClassVar[str] = "emails"
     # the fields whose stored form is not the document's key of the same name (records.doc_value)
-    STORED: ClassVar[Mapping[str, Callable[[Doc], Any]]] = {"sender": lambda doc: doc.get("from"), "rule": stored_rule}
+    STORED: ClassVar[Mapping[str, Callable[[Doc], Any]]] = {
+        "sender": lambda doc: doc.get("from"),
+        "rule": stored_rule,
+        "identity": lambda doc: doc.get("identity") or doc["message_id"],
+    }
 
     id: int = 0
     identity: str  # ONCE-1: the Message-ID, else sha256:<hex of the raw bytes>

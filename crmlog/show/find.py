@@ -38,9 +38,9 @@ def email(store: Store, id_or_message_id: str) -> Email:
             return found
     mid = normalize_message_id(wanted)
     if mid:
-        matches = [*store.read(Email, where={"message_id": mid}), *store.read(Email, where={"identity": mid})]
-        if matches:
-            return min(matches, key=lambda e: e.id)
+        found = next(store.read(Email, where={"identity": mid}), None)  # the Message-ID, else sha256:
+        if found is not None:
+            return found
     raise NotFound(f"no logged e-mail with id or Message-ID {wanted}")
 
 

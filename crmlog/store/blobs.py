@@ -107,7 +107,17 @@ class FileBlobs:
             self._attachments_unsynced = True
             self._new_attachments.append(f"attachments/{sha256}")
         except OSError as exc:
+            self._drop_new_attachments()
             raise StorageIOError(f"cannot store an attachment in {self.attachments_dir}: {exc.strerror}") from None
+
+    def _drop_new_attachments(self) -> None:
+        """The attachments this batch wrote, after it failed: no record points to them (on a
+        full disk they would take the room the next run needs)."""
+        try:
+            self.remove(self._new_attachments)
+        except StorageIOError:
+            pass  # what cannot be removed now is only unused
+        self._new_attachments = []
 
     def attachment(self, sha256: str) -> bytes | None:
         try:
@@ -127,14 +137,16 @@ class FileBlobs:
             if self._attachments_unsynced:
                 fsync_dir(self.attachments_dir)
                 self._attachments_unsynced = False
+            if self._pending:
+                self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
+                write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
             self._written += self._new_attachments
             self._new_attachments = []
             if not self._pending:
                 return {}
-            self.bodies_dir.mkdir(mode=0o700, exist_ok=True)
-            write_file_atomically(self.bodies_dir / f"{self.next:06d}.pack", b"".join(self._pending))
             self._written.append(f"bodies/{self.next:06d}.pack")
         except OSError as exc:
+            self._drop_new_attachments()
             raise StorageIOError(
                 f"cannot write the bodies and attachments beside the database ({exc.strerror}); "
                 "the database was not written, the previous version is intact"

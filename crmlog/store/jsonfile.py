@@ -1,12 +1,15 @@
-"""The embedded engine: one JSON file (TinyDB over the atomic storage of files.py) under the
-writer's lock (lock.py), its bodies and attachments beside it (blobs.py).
+"""The embedded engine: TinyDB files, a root and the parts it names (parts.py, tables.py),
+under the writer's lock (lock.py), its bodies and attachments beside them (blobs.py).
 
-- Batched: TinyDB hands the storage the whole database on every insert; the data stays in
-  memory, and `write` applies one batch (one insert per table) and writes the file once,
-  atomically. A crash leaves the previous file or the new one (ONCE-3).
+- What a run costs follows what is new: a lookup reads the index shard of its key, a record
+  the part of its id, and a write rewrites the parts it changed and the small root. Every
+  count, the newest e-mails and a period of them are answered from the root's stats first.
+- All or nothing (ONCE-3): a batch's parts go to new files, then the root that names them
+  replaces the old one atomically. A crash leaves the previous root or the new one.
 - One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
-- The rules' lookups are indexes over the loaded data, built when first asked for and kept
-  up to date by `write`.
+- The lookups over what grows with the team rather than the history (contacts, companies,
+  deals, deletions, erasures) are built from their tables when first asked for and kept up to
+  date by `write`.
 """
 
 from __future__ import annotations
@@ -15,30 +18,29 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import filelock
-from tinydb import TinyDB
 
 from ..errors import DataError, NoDatabase, StorageIOError
-from ..records import Company, Contact, Deal, Deleted, Doc, Email, Forgotten, R, Record, Rejection, doc_value
-from . import journal, schema
+from ..records import Company, Contact, Deal, Deleted, Doc, Email, Forgotten, R, Record, doc_value
+from . import indexes, journal, schema
 from .blobs import FileBlobs
 from .engine import Changes, RunProgress
-from .files import AtomicJSONStorage, remove_stale_temp_files
+from .files import remove_stale_temp_files
 from .lock import take_lock
+from .parts import Manifest, Parts, folder_of, write_root
+from .tables import Tables
 
 LOCK_TIMEOUT = 60.0  # seconds a writer waits for another run's lock
-_INDEXES = {  # table -> the lookup built over it (JsonEngine._forget)
+_LOOKUPS = {  # table -> the lookup built over it (JsonEngine._forget)
     "contacts": "_contacts",
     "companies": "_companies",
     "deals": "_deals",
-    "emails": "_logged",
     "deleted": "_deleted",
     "forgotten": "_forgotten",
-    "rejections": "_rejected",
 }
 
 
@@ -65,38 +67,56 @@ class JsonEngine:
         self.blobs = FileBlobs(self.path, next_pack=0, writing=self.writing)
         if self.writing:
             self._lock = take_lock(self.path, lock_timeout)
-            remove_stale_temp_files(self.path, self.blobs.attachments_dir, self.blobs.bodies_dir, self.blobs.runs_dir)
+            remove_stale_temp_files(
+                self.path, self.blobs.attachments_dir, self.blobs.bodies_dir, self.blobs.runs_dir, folder_of(self.path)
+            )
         try:
-            data = schema.load(self.path)
-            upgraded = write and schema.upgrade(data)
-            self._storage = AtomicJSONStorage(str(self.path), data)
-            # an upgrade is written by the first commit; so is a new database, even with
-            # nothing in it yet (an ingest that found nothing has still made the CRM)
-            self._storage.dirty = upgraded or (write and not self.path.exists())
+            self._open(write)
+        except OSError as exc:
+            self.close()
+            raise StorageIOError(f"cannot write the database {self.path}: {exc.strerror}") from None
         except BaseException:
             self.close()
             raise
-        self._meta: Doc = next(iter(data["meta"].values()))
         self.blobs.next = self._meta.get("packs", 0)
-        self._db = TinyDB(storage=lambda: self._storage)
-        self._sources: dict[str, int] = {d["source"]: int(i) for i, d in self._table("sources").items()}
         self._contacts: dict[str, Contact] | None = None
         self._companies: set[str] | None = None
         self._deals: dict[str, list[Deal]] | None = None
-        self._logged: dict[str, int] | None = None
         self._deleted: set[str] | None = None
         self._forgotten: set[str] | None = None
-        self._rejected: dict[str, int] | None = None
         self._failed = False
+
+    def _open(self, write: bool) -> None:
+        """The root, and the parts as they are; an older single file (or none yet) split
+        into parts in memory, and written so at once by a writer (a crash-safe upgrade: the
+        parts first, then the root that names them)."""
+        data = schema.load(self.path)
+        self._meta: Doc = schema.meta_of(data)
+        if schema.is_split(data):
+            parts = Parts(self.path, schema.manifest_of(data))
+            if self.writing:
+                parts.sweep()
+            self._tables = Tables(parts)
+            self._root_dirty = False
+            return
+        new = not self.path.exists()
+        self._meta, split, manifest = schema.split(data)
+        if not self.writing or new:  # a new database is written by its first commit, even empty
+            self._tables = Tables(Parts(self.path, manifest), resident=split)
+            self._root_dirty = write and new
+            return
+        parts = Parts(self.path, Manifest())
+        parts.sweep()  # what an upgrade killed before its root was written left
+        written = parts.write(split, manifest)
+        write_root(self.path, self._meta, written)
+        parts.manifest = written
+        self._tables = Tables(parts)
+        self._root_dirty = False
 
     def close(self) -> None:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-    def _table(self, name: str) -> dict[str, Doc]:
-        table: dict[str, Doc] = self._storage.data.get(name, {})
-        return table
 
     # ------------------------------------------------------------ reading
 
@@ -110,27 +130,62 @@ class JsonEngine:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Iterator[R]:
-        items: Iterable[tuple[str, Doc]] = self._table(kind.TABLE).items()
-        if kind is Email and (since or until):
-            items = [(i, d) for i, d in items if _within(Email.doc_time(d), since, until)]
-        for field, wanted in (where or {}).items():
+        table, where = kind.TABLE, dict(where or {})
+        period = kind is Email and bool(since or until)
+        items: Iterable[tuple[int, Doc]]
+        indexed = next(((f, v) for f, v in where.items() if (table, f) in indexes.INDEXES), None)
+        if indexed is not None:
+            field, wanted = indexed
+            del where[field]
+            found = self._tables.lookup(indexes.INDEXES[table, field], wanted) if isinstance(wanted, str) else []
+            items = [(i, doc) for i in found if (doc := self._tables.doc(table, i)) is not None]
+        elif period:
+            items = self._tables.docs(table, self._parts_within(since, until))
+        elif newest_first and limit and not where:
+            items = self._newest(table, limit)
+        else:
+            items = self._tables.docs(table)
+        for field, wanted in where.items():
             value = doc_value(kind, field)
             items = [(i, d) for i, d in items if _matches(value(d), wanted)]
+        if period:
+            items = [(i, d) for i, d in items if _within(Email.doc_time(d), since, until)]
         if newest_first:
-
-            def newest(item: tuple[str, Doc]) -> tuple[str, int]:
-                return (item[1].get("date") or "", int(item[0]))
-
-            items = heapq.nlargest(limit, items, key=newest) if limit else sorted(items, key=newest, reverse=True)
+            items = heapq.nlargest(limit, items, key=_newest) if limit else sorted(items, key=_newest, reverse=True)
         elif limit:
             items = list(items)[:limit]
         return self._records(kind, items)
 
-    def _records(self, kind: type[R], items: Iterable[tuple[str, Doc]]) -> Iterator[R]:
+    def _newest(self, table: str, limit: int) -> list[tuple[int, Doc]]:
+        """The `limit` newest documents, reading the parts from the one with the newest
+        document on, until no part left can hold a newer one than those found."""
+        best: list[tuple[tuple[str, int], int, Doc]] = []
+        for n, s in sorted(self._tables.manifest.parts_of(table), key=lambda p: p[1].newest, reverse=True):
+            if len(best) >= limit and s.newest < best[0][0]:
+                break
+            for i, doc in self._tables.docs(table, [n]):
+                entry = ((doc.get("date") or "", i), i, doc)
+                if len(best) < limit:
+                    heapq.heappush(best, entry)
+                elif entry[0] > best[0][0]:
+                    heapq.heapreplace(best, entry)
+        return [(i, doc) for _, i, doc in best]
+
+    def _parts_within(self, since: datetime | None, until: datetime | None) -> list[int]:
+        """The e-mail parts that may hold an e-mail of the period [since, until)."""
+        low = since.astimezone(UTC).isoformat() if since else None
+        high = until.astimezone(UTC).isoformat() if until else None
+        return [
+            n
+            for n, s in self._tables.manifest.parts_of(Email.TABLE)
+            if s.period is not None and not (low and s.period[1] < low) and not (high and s.period[0] >= high)
+        ]
+
+    def _records(self, kind: type[R], items: Iterable[tuple[int, Doc]]) -> Iterator[R]:
         from_doc = kind.from_doc
         try:
             for doc_id, doc in items:
-                yield from_doc(doc, int(doc_id))
+                yield from_doc(doc, doc_id)
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
                 f"the database {self.path} has a record crmlog cannot read ({type(exc).__name__}: {exc}); "
@@ -138,15 +193,19 @@ class JsonEngine:
             ) from None
 
     def get(self, kind: type[R], id: int) -> R | None:
-        doc = self._table(kind.TABLE).get(str(id))
-        return next(self._records(kind, [(str(id), doc)])) if doc is not None else None
+        doc = self._tables.doc(kind.TABLE, id)
+        return next(self._records(kind, [(id, doc)])) if doc is not None else None
 
     def count(self, kind: type[Record]) -> int:
-        return len(self._table(kind.TABLE))
+        return self._tables.count(kind.TABLE)
 
     def tally(self, kind: type[Record], field: str | tuple[str, ...]) -> Counter[Any]:
         counts: Counter[Any] = Counter()
-        docs = self._table(kind.TABLE).values()
+        index = indexes.INDEXES.get((kind.TABLE, field)) if isinstance(field, str) else None
+        if index is not None and not index.unique:
+            counts.update(self._tables.tally(index))
+            return counts
+        docs = (doc for _, doc in self._tables.docs(kind.TABLE))
         if isinstance(field, tuple):
             values = [doc_value(kind, f) for f in field]
             counts.update(tuple(value(doc) for value in values) for doc in docs)
@@ -164,11 +223,11 @@ class JsonEngine:
         return self._meta
 
     def source_states(self) -> list[Doc]:
-        return list(self._table("sources").values())
+        return [doc for _, doc in self._tables.docs("sources")]
 
     def source_state(self, source: str) -> Doc | None:
-        doc_id = self._sources.get(source)
-        return self._table("sources")[str(doc_id)] if doc_id is not None else None
+        doc_id = self._tables.manifest.sources.get(source)
+        return self._tables.doc("sources", doc_id) if doc_id is not None else None
 
     # ------------------------------------------------------------ the rules' lookups
 
@@ -184,7 +243,7 @@ class JsonEngine:
 
     def has_company(self, domain: str) -> bool:
         if self._companies is None:
-            self._companies = {d["domain"] for d in self._table("companies").values()}
+            self._companies = {d["domain"] for _, d in self._tables.docs("companies")}
         return domain in self._companies
 
     def deals_of(self, email: str) -> tuple[Deal, ...]:
@@ -197,95 +256,81 @@ class JsonEngine:
 
     def is_logged(self, identity: str) -> bool:
         if self._deleted is None:
-            self._deleted = {d["identity"] for d in self._table("deleted").values()}
+            self._deleted = {d["identity"] for _, d in self._tables.docs("deleted")}
         return self.email_id(identity) is not None or identity in self._deleted
 
     def email_id(self, identity: str) -> int | None:
-        if self._logged is None:
-            self._logged = {str(d.get("identity") or d["message_id"]): int(i) for i, d in self._table("emails").items()}
-        return self._logged.get(identity)
+        return next(iter(self._tables.lookup(indexes.INDEXES["emails", "identity"], identity)), None)
 
     def is_forgotten(self, hashed: str) -> bool:
         if self._forgotten is None:
-            self._forgotten = {d["hash"] for d in self._table("forgotten").values()}
+            self._forgotten = {d["hash"] for _, d in self._tables.docs("forgotten")}
         return hashed in self._forgotten
 
     def next_id(self, kind: type[Record]) -> int:
-        return max(map(int, self._table(kind.TABLE)), default=0) + 1
+        return self._tables.next_id(kind.TABLE)
 
     def document(self, table: str, id: int) -> Doc | None:
-        return self._table(table).get(str(id))
+        return self._tables.doc(table, id)
 
     def rejection_id(self, identity: str) -> int | None:
-        if self._rejected is None:
-            self._rejected = {d["identity"]: int(i) for i, d in self._table("rejections").items()}
-        return self._rejected.get(identity)
+        return next(iter(self._tables.lookup(indexes.INDEXES["rejections", "identity"], identity)), None)
 
     # ------------------------------------------------------------ writing
 
     def write(self, changes: Changes) -> list[int]:
-        """Apply one batch to the data in memory (one removal and one insert per table), then,
-        unless this is a dry run, write the file once, atomically. After a write that failed,
-        the data in memory holds a batch the file does not: the engine refuses to go on."""
+        """Apply one batch to the parts in memory, then, unless this is a dry run, write the
+        parts it changed and the root. After a write that failed, the parts in memory hold a
+        batch the files do not: the engine refuses to go on."""
         if self._failed:
             raise StorageIOError(f"an earlier write of the database {self.path} failed; open it again")
+        tables = self._tables
         undo = self._journal(changes)
-        by_table: dict[str, list[int]] = {}
+        if changes.removed or changes.replaced or changes.restored or changes.dropped_sources:
+            tables.took_out = True  # no copy of what it changes stays behind (LIFE-3)
         for table, doc_id in changes.removed:
-            by_table.setdefault(table, []).append(doc_id)
-        for table, doc_ids in by_table.items():
-            if table == "rejections" and self._rejected is not None:
-                gone = set(doc_ids)
-                self._rejected = {k: v for k, v in self._rejected.items() if v not in gone}
-            else:
-                self._forget(table)
-            self._db.table(table).remove(doc_ids=doc_ids)
-        for table, doc_id, doc in changes.restored:
-            self._storage.data.setdefault(table, {})[str(doc_id)] = doc
-            self._storage.dirty = True
+            tables.pop(table, doc_id)
             self._forget(table)
-        for table in {t for t, _, _ in changes.restored}:  # each in its place: a table is read in id order
-            docs = self._storage.data[table]
-            self._storage.data[table] = dict(sorted(docs.items(), key=lambda item: int(item[0])))
+        for table, doc_id, doc in changes.restored:
+            tables.put(table, doc_id, doc)
+            self._forget(table)
         for record in changes.replaced:  # whole: a field left out is gone, not kept
-            docs = self._table(record.TABLE)
-            if str(record.id) not in docs:
+            if tables.doc(record.TABLE, record.id) is None:
                 raise KeyError(f"no record {record.id} in {record.TABLE} to replace")
-            docs[str(record.id)] = record.to_doc()
-            self._storage.dirty = True
+            tables.put(record.TABLE, record.id, record.to_doc())
             self._forget(record.TABLE)
-        ids: list[int] = [0] * len(changes.added)
-        grouped: dict[str, list[tuple[int, Record]]] = {}
-        for n, record in enumerate(changes.added):
-            grouped.setdefault(record.TABLE, []).append((n, record))
-        for table, items in grouped.items():
-            new_ids = self._db.table(table).insert_multiple([r.to_doc() for _, r in items])
-            for (n, record), doc_id in zip(items, new_ids, strict=True):
-                ids[n] = doc_id
-                self._indexed(record, doc_id)
+        ids: list[int] = []
+        next_ids: dict[str, int] = {}
+        for record in changes.added:
+            doc_id = next_ids.get(record.TABLE) or tables.next_id(record.TABLE)
+            next_ids[record.TABLE] = doc_id + 1
+            tables.put(record.TABLE, doc_id, record.to_doc())
+            ids.append(doc_id)
+            self._indexed(record, doc_id)
         for doc in changes.sources:
             self._put_source(doc)
         for source in changes.dropped_sources:
-            dropped = self._sources.pop(source, None)
+            dropped = tables.manifest.sources.pop(source, None)
             if dropped is not None:
-                del self._storage.data["sources"][str(dropped)]
-                self._storage.dirty = True
+                tables.pop("sources", dropped)
         if undo is not None:
             assert changes.run is not None
             for n, record in enumerate(changes.added):
                 journal.note_added(undo, record.TABLE, [ids[n]])
             self._put_run(changes.run, undo)
-        if changes.meta:
-            self._meta.update(changes.meta)
-            self._storage.dirty = True
-        if self.writing:
+        self._meta.update(changes.meta)
+        self._root_dirty = self._root_dirty or bool(changes.meta)
+        if self.writing and (tables.changed or self._root_dirty):
             try:
-                self._storage.flush()
+                tables.commit(self.path, self._meta)
             except OSError as exc:
                 self._failed = True
                 raise StorageIOError(
                     f"cannot write the database {self.path}: {exc.strerror}; the previous version is intact"
                 ) from None
+            self._root_dirty = False
+        else:
+            tables.settle()
         return ids
 
     def _journal(self, changes: Changes) -> Doc | None:
@@ -293,7 +338,7 @@ class JsonEngine:
         replace, remove and move on noted as it is now (journal.py)."""
         if changes.run is None:
             return None
-        run = self._table("runs").get(str(changes.run.id))
+        run = self.document("runs", changes.run.id)
         undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
         undo["changed"] = list(undo["changed"])
         journal.note_before(
@@ -304,47 +349,43 @@ class JsonEngine:
             ],
         )
         for doc in changes.sources:
-            source_id = self._sources.get(doc["source"])
-            journal.note_source(undo, self.document("sources", source_id) if source_id else None, doc)
+            journal.note_source(undo, self.source_state(doc["source"]), doc)
         undo["files"] = [*undo["files"], *changes.run.files]
         return undo
 
     def _put_run(self, progress: RunProgress, undo: Doc) -> None:
-        runs = self._storage.data.setdefault("runs", {})
-        doc = dict(runs.get(str(progress.id)) or {})
+        doc = dict(self.document("runs", progress.id) or {})
         doc.update(progress.fields)
         doc["undo"] = undo
-        runs[str(progress.id)] = doc
-        self._storage.dirty = True
+        self._tables.put("runs", progress.id, doc)
 
     def _forget(self, table: str) -> None:
         """A lookup over `table` is built again when next asked for (after a replacement or a
-        removal, which ingest never makes; rejections, which it does remove, are kept up to date)."""
-        index = _INDEXES.get(table)
-        if index is not None:
-            setattr(self, index, None)
+        removal, which ingest never makes)."""
+        lookup = _LOOKUPS.get(table)
+        if lookup is not None:
+            setattr(self, lookup, None)
 
     def _indexed(self, record: Record, doc_id: int) -> None:
         if isinstance(record, Contact) and self._contacts is not None:
             self._contacts[record.email] = replace(record, id=doc_id)
-        elif isinstance(record, Email) and self._logged is not None:
-            self._logged[record.identity] = doc_id
         elif isinstance(record, (Deleted, Forgotten)):
             self._forget(record.TABLE)
-        elif isinstance(record, Rejection) and self._rejected is not None:
-            self._rejected[record.identity] = doc_id
         elif isinstance(record, Company) and self._companies is not None:
             self._companies.add(record.domain)
         elif isinstance(record, Deal):
             self._deals = None
 
     def _put_source(self, doc: Doc) -> None:
-        doc_id = self._sources.get(doc["source"])
+        sources = self._tables.manifest.sources
+        doc_id = sources.get(doc["source"])
         if doc_id is None:
-            self._sources[doc["source"]] = self._db.table("sources").insert(doc)
-        else:
-            self._storage.data["sources"][str(doc_id)] = doc
-            self._storage.dirty = True
+            doc_id = sources[doc["source"]] = self._tables.next_id("sources")
+        self._tables.put("sources", doc_id, doc)
+
+
+def _newest(item: tuple[int, Doc]) -> tuple[str, int]:
+    return (item[1].get("date") or "", item[0])
 
 
 def _within(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
