@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import LOG, eml, make_maildir
-from crmlog.store import SCHEMA_VERSION
 from test_mailbox_changes import unprivileged
+
+from crmlog.store import SCHEMA_VERSION
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
