@@ -33,8 +33,7 @@ class SourceStates:
     def maildir_mtimes(self, source: str) -> Mapping[str, int]:
         """directory (new, cur) -> its st_mtime_ns when a run last listed it whole and
         decided every message of it (only an mtime old enough to be trusted is kept)."""
-        mtimes: dict[str, int] = self._state(source, "maildir")["mtimes"]
-        return mtimes
+        return dict(self._state(source, "maildir")["mtimes"])  # a copy: this run records anew
 
     def mbox_resume(self, source: str) -> tuple[int, str | None] | None:
         """(offset, digest of the bytes before it) where the last run stopped in an mbox
