@@ -28,11 +28,13 @@ from .model import (
 from .parse import HeaderFilter, ParseError, parse
 from .read import sources
 from .read.caps import Caps
+from .read.directory_times import DIRECTORIES, DirectoryListed
 from .records import Notice, Rejection, RunMessage
 from .records.runs import COUNTS
 from .rules.attribution import session_user
 from .store import LOCK_TIMEOUT, Store
 from .store.runs import Outcome
+from .store.state import SourceStates
 
 SKIPPED = Skipped()
 BATCH_SIZE = 500  # parsed messages per atomic write: a crash costs at most this much redone work
@@ -53,6 +55,7 @@ class Summary:
     notices_mailed: int = 0
     summaries_mailed: int = 0
     unreadable: int = 0
+    folders_unchanged: int = 0  # Maildir folders not listed at all: new/ and cur/ as the last run left them
     rejections: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # unreadable messages, for stderr
     mailbox_errors: list[str] = field(default_factory=list)  # one line per mailbox path that could not be opened
@@ -110,6 +113,42 @@ class Batch:
     bytes: int = BATCH_BYTES
 
 
+@dataclass(slots=True, kw_only=True)
+class MaildirWalk:
+    """A run's walk through one Maildir folder: the keys its listings named (decided on or
+    not) and what became of each directory (read/directory_times.py)."""
+
+    states: SourceStates
+    source: str
+    reprocess: bool
+    decided: dict[str, None] = field(init=False)  # the live index of the keys decided on
+    keys: set[str] = field(default_factory=set)
+    listed: dict[str, bool] = field(default_factory=dict)  # directory -> listed whole (else unchanged)
+
+    def __post_init__(self) -> None:
+        self.decided = self.states.maildir_keys(self.source)
+
+    def seen(self, key: str) -> bool:
+        """Is a key listed decided on already? (Each one is heard, for `keep_keys`.)"""
+        self.keys.add(key)
+        return not self.reprocess and key in self.decided
+
+    def heard(self, event: sources.DirectoryEvent) -> None:
+        """A directory listed whole, each message of it decided on (its mtime recorded), or
+        passed over as unchanged."""
+        if isinstance(event, DirectoryListed):
+            self.states.note_listed(event.source, event.directory, event.mtime)
+        self.listed[event.directory] = isinstance(event, DirectoryListed)
+
+    def done(self) -> int:
+        """After the folder's last message: its state forgets the keys of files gone when both
+        directories were listed (every key heard), else nothing (directory_times.py: d).
+        1 when neither was listed (the folder passed over whole), else 0."""
+        if all(self.listed.get(d) for d in DIRECTORIES):
+            self.states.keep_keys(self.source, self.keys)
+        return int(all(self.listed.get(d) is False for d in DIRECTORIES))
+
+
 def ingest(
     paths: Iterable[str | Path],
     *,
@@ -157,14 +196,15 @@ def ingest(
         for folder in folders:
             if on_folder:
                 on_folder(folder.source)
+            walk: MaildirWalk | None = None
             if folder.kind == "maildir":
-                decided, listed = store.sources.maildir_keys(folder.source), set[str]()
-
-                def seen(key: str, listed: set[str] = listed, decided: dict[str, None] = decided) -> bool:
-                    listed.add(key)
-                    return not reprocess and key in decided
-
-                items = folder.messages(addressed, seen=seen)
+                walk = MaildirWalk(states=store.sources, source=folder.source, reprocess=reprocess)
+                items = folder.messages(
+                    addressed,
+                    seen=walk.seen,
+                    recorded_mtimes=None if reprocess else store.sources.maildir_mtimes(folder.source),
+                    on_directory=walk.heard,
+                )
             else:
                 items = folder.messages(
                     addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source)
@@ -188,8 +228,8 @@ def ingest(
                     parsed = scanned = 0
                 if progress:
                     progress()
-            if folder.kind == "maildir":
-                store.sources.keep_keys(folder.source, listed)
+            if walk is not None:
+                summary.folders_unchanged += walk.done()
         store.run_counts(summary.counts(), finished=clock())
         store.commit()
         summary.run = store.run_id

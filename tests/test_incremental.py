@@ -21,6 +21,7 @@ from crmlog.parse import HeaderFilter
 from crmlog.read import sources
 from crmlog.records import Email
 from crmlog.store import SCHEMA_VERSION, Store
+from crmlog.store.jsonfile import JsonEngine
 
 FROM_ = b"From anna@ourco.example Mon Jun  1 09:00:00 2026\n"
 
@@ -303,3 +304,26 @@ def test_sec_3_body_packs_are_owner_only(tmp_path):
     packs = db.parent / "crm.bodies"
     for p in (packs, *packs.iterdir()):
         assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
+
+
+def test_once_2_a_run_reads_the_state_of_the_folders_it_comes_to_and_no_other(tmp_path, monkeypatch):
+    big = make_maildir(tmp_path / "Big", {"": [(f"{i}.host", skipped(i)) for i in range(50)]})
+    small = make_maildir(tmp_path / "Small", {"": [("1.host", logged(1))]})
+    db = team_db(tmp_path / "crm.json")
+    ingest([big, small], settings=SETTINGS, db_path=db)
+    asked: list[str] = []
+    one_state = JsonEngine.source_state
+
+    def source_state(engine, source):
+        asked.append(source)
+        return one_state(engine, source)
+
+    def source_states(engine):
+        raise AssertionError("every folder's state read")
+
+    monkeypatch.setattr(JsonEngine, "source_state", source_state)
+    monkeypatch.setattr(JsonEngine, "source_states", source_states)
+    make_maildir(small, {"": [("2.host", logged(2))]})
+    s = ingest([small], settings=SETTINGS, db_path=db)
+    assert (s.scanned, s.logged) == (1, 1)
+    assert asked == [str(small.resolve())]  # once, and not the big folder's

@@ -19,7 +19,11 @@ from .base import Env, json_option, pass_env
 @click.option("--format", "fmt", type=click.Choice(["auto", "maildir", "mbox"]), default="auto", show_default=True)
 @click.option("--user", "login", default="", help="The login of the mailbox's owner (SESSION).")
 @click.option("--dry-run", is_flag=True, help="Decide everything, write nothing.")
-@click.option("--reprocess", is_flag=True, help="Decide again messages decided on before (LIFE-1).")
+@click.option(
+    "--reprocess",
+    is_flag=True,
+    help="Decide again messages decided on before (LIFE-1); list every Maildir directory, changed or not.",
+)
 @click.option("--list", "list_messages", is_flag=True, help="Show what the run does (or would do) message by message.")
 @click.option(
     "--lock-timeout", type=float, default=LOCK_TIMEOUT, show_default=True, help="Seconds to wait for another run."
@@ -47,7 +51,11 @@ def ingest(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Log the messages of Maildirs or mbox files addressed to a logging address."""
+    """Log the messages of Maildirs or mbox files addressed to a logging address.
+
+    A Maildir folder's new/ or cur/ whose modification time is still the one recorded when a
+    run last listed it whole is not listed again; `--json` counts the folders passed over whole
+    (both unchanged) as `folders_unchanged`."""
     settings = env.settings()
     with render.progress(not (quiet or as_json), "reading") as shown:
         summary = run_ingest(

@@ -7,14 +7,16 @@ which survives appends), so a run can skip what an earlier run decided on (ONCE-
 reading a byte of it. Of a message not yet decided on only the header block is read; the
 rest only when `addressed(header block)` says it is for us. An mbox is read in chunks, from
 where the last run stopped (MboxPosition) when the bytes before that point are unchanged, so
-neither a big mbox nor a big message is ever held whole unless it is addressed.
+neither a big mbox nor a big message is ever held whole unless it is addressed. A Maildir
+directory whose mtime is the one recorded after the last run is not listed at all
+(directory_times.py, with the races that rule has to survive).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,12 +24,14 @@ from typing import BinaryIO
 from ..errors import MailboxError
 from ..model import MBOX_TAIL, MboxPosition, RawMessage, Unaddressed, Unreadable, tail_digest
 from .caps import HEADER_BYTES
+from .directory_times import DIRECTORIES, DirectoryListed, DirectoryUnchanged, observe
 from .headerblock import header_block_end
 
 HEAD_READ = 16_384  # first read of a Maildir file: the header block of nearly every message
 MBOX_CHUNK = 1 << 20
 
 Item = RawMessage | Unaddressed | Unreadable
+DirectoryEvent = DirectoryListed | DirectoryUnchanged
 
 
 def printable(name: str) -> str:
@@ -53,13 +57,19 @@ class Folder:
         addressed: Callable[[bytes], bool],
         *,
         seen: Callable[[str], bool] = lambda key: False,
+        recorded_mtimes: Mapping[str, int] | None = None,
+        on_directory: Callable[[DirectoryEvent], None] = lambda event: None,
         resume: tuple[int, str | None] | None = None,
     ) -> Iterator[Item]:
         """The messages not decided on yet, one at a time: a Maildir's files whose key `seen`
-        does not know, an mbox's messages after `resume` (offset, tail digest) where the
-        file still holds the same bytes before it, else all of them."""
+        does not know, in the directories whose mtime is not the one in `recorded_mtimes`
+        (directory -> st_mtime_ns); `on_directory` hears of each directory passed over
+        (`DirectoryUnchanged`) or listed whole (`DirectoryListed`, once the caller asks for
+        what comes after its last message, which it has decided on by then). An mbox's
+        messages after `resume` (offset, tail digest) where the file still holds the same
+        bytes before it, else all of them."""
         if self.kind == "maildir":
-            return _maildir_messages(self.path, addressed, seen)
+            return _maildir_messages(self.path, addressed, seen, recorded_mtimes or {}, on_directory)
         return _mbox_messages(self.path, addressed, resume)
 
 
@@ -143,10 +153,20 @@ def _maildir_folders(root: Path) -> list[Path]:
     return found
 
 
-def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Callable[[str], bool]) -> Iterator[Item]:
+def _maildir_messages(
+    path: str,
+    addressed: Callable[[bytes], bool],
+    seen: Callable[[str], bool],
+    recorded_mtimes: Mapping[str, int],
+    on_directory: Callable[[DirectoryEvent], None],
+) -> Iterator[Item]:
     root, source = Path(path), printable(path)
-    for sub in ("new", "cur"):  # new/ first: a message moved to cur/ meanwhile is met again
+    for sub in DIRECTORIES:  # new/ first: a message moved to cur/ meanwhile is met again
         directory = os.path.join(path, sub)
+        observed = observe(directory)  # before the listing (directory_times.py: a)
+        if observed is not None and observed.mtime == recorded_mtimes.get(sub):
+            on_directory(DirectoryUnchanged(source=source, directory=sub))
+            continue
         try:
             with os.scandir(directory) as listing:
                 # `seen` hears every key listed, decided on or not (the store forgets keys
@@ -156,8 +176,11 @@ def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Calla
                     for e in listing
                     if not e.name.startswith(".") and not seen(key := printable(maildir_key(e.name)))
                 )
+        except FileNotFoundError:
+            todo = []  # no such directory: listed, and empty
         except OSError:
-            continue
+            continue  # not listed: its keys are not heard, so none is forgotten
+        whole = True  # every message listed handed over to be decided on
         for name, key, link in todo:
             file = f"{directory}/{name}"
             try:
@@ -167,7 +190,12 @@ def _maildir_messages(path: str, addressed: Callable[[bytes], bool], seen: Calla
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 continue  # moved or deleted since listed: met again where it went
             except OSError as exc:
+                whole = False  # tried again next run: the directory must be listed again
                 yield Unreadable(source=source, key=key, reason=f"{printable(file)}: {exc.strerror}")
+        trusted = observed is not None and observed.trusted and whole
+        on_directory(
+            DirectoryListed(source=source, directory=sub, mtime=observed.mtime if observed and trusted else None)
+        )
 
 
 def _read_maildir_file(file: str, source: str, key: str, addressed: Callable[[bytes], bool]) -> Item:

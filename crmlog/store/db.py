@@ -64,7 +64,7 @@ class Store:
         except BaseException:
             engine.close()
             raise
-        self.sources = SourceStates(engine.source_states())  # ONCE-2: what the next run needs
+        self.sources = SourceStates(engine.source_state)  # ONCE-2: each folder's, read when a run comes to it
         self.reprocess = False
         self.listed: list[RunMessage] = []  # what this run did, message by message (LIFE-6, LIFE-7)
         self.changes: list[tuple[bool, Outcome | None]] = []  # each one's: the same as stored? what was
@@ -151,17 +151,23 @@ class Store:
             self._replaced = [_named(r, written, self._garbage) for r in self._replaced]
         if self._garbage:
             meta["garbage"] = self._garbage
+        moved_on = self.sources.moved_on()  # a message decided or a key forgotten
         changes = Changes(
             added=tuple(self._added),
             replaced=tuple(self._replaced),
             removed=tuple(self._removed),
             restored=tuple(self._restored),
-            sources=(*self.sources.changed(), *self._put_sources),
+            sources=tuple(self._put_sources),
             dropped_sources=tuple(self._dropped_sources),
             meta=meta,
         )
+        run = self._run is not None and (self._run.recorded or moved_on or changes_anything(changes))
+        # directories' mtimes recorded (read/directory_times.py) ride along with a write, never
+        # cause one: a run that finds nothing new writes nothing (the next one lists again)
+        writes = run or moved_on or bool(meta) or changes_anything(changes)
+        changes = replace(changes, sources=(*self.sources.changed(mtimes_alone=writes), *self._put_sources))
         files = self.blobs.written()
-        if self._run is not None and (self._run.recorded or changes_anything(changes)):
+        if run and self._run is not None:
             changes = replace(changes, run=self._run.progress(self.listed, files, self.blobs))
         try:
             ids = self.engine.write(changes)

@@ -8,7 +8,11 @@ write as each batch it accounts for: pure functions over stored documents, for a
 
 A source's delta is {"new": true} (no state before the run), {"doc": <state before>} for an
 mbox (or a path that changed its kind), or for a Maildir folder the keys the run added and
-dropped, so that a cron run into a large folder journals what it did, not the folder.
+dropped, so that a cron run into a large folder journals what it did, not the folder; and,
+when the run recorded other mtimes of its directories, those before the run ("mtimes": null
+when it had none), which undo puts back: else the next run would pass over a directory
+unchanged since the undone run listed it, and never read its messages, undecided again, anew
+(read/directory_times.py).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ def note_source(journal: Doc, before: Doc | None, after: Doc) -> None:
             journal["sources"][source] = {"doc": before}
         return
     delta = delta or {"added": [], "dropped": []}
+    if "mtimes" not in delta and before.get("mtimes") != after.get("mtimes"):  # the first batch to move them
+        delta = {**delta, "mtimes": dict(before["mtimes"]) if "mtimes" in before else None}
     old_keys, new_keys = before.get("keys", []), after.get("keys", [])
     if len(new_keys) >= len(old_keys) and new_keys[: len(old_keys)] == old_keys:
         # a batch of a run: keys added after those decided before (no set of the whole folder)
@@ -65,7 +71,7 @@ def note_source(journal: Doc, before: Doc | None, after: Doc) -> None:
     gone = old - new
     dropped |= gone - added
     added -= gone
-    journal["sources"][source] = {"added": sorted(added), "dropped": sorted(dropped)}
+    journal["sources"][source] = {**delta, "added": sorted(added), "dropped": sorted(dropped)}
 
 
 def undone_source(delta: Doc, current: Doc | None) -> Doc | None:
@@ -78,4 +84,9 @@ def undone_source(delta: Doc, current: Doc | None) -> Doc | None:
         current = {"kind": "maildir", "keys": []}
     added = set(delta["added"])
     keys = [k for k in current.get("keys", ()) if k not in added] + list(delta["dropped"])
-    return {**current, "keys": keys}
+    state = {**current, "keys": keys}
+    if "mtimes" in delta:  # (else the run recorded none)
+        state.pop("mtimes", None)
+        if delta["mtimes"] is not None:
+            state["mtimes"] = dict(delta["mtimes"])
+    return state

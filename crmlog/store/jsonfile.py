@@ -226,6 +226,9 @@ class JsonEngine:
         return [doc for _, doc in self._tables.docs("sources")]
 
     def source_state(self, source: str) -> Doc | None:
+        return self._source(source)
+
+    def _source(self, source: str) -> Doc | None:
         doc_id = self._tables.manifest.sources.get(source)
         return self._tables.doc("sources", doc_id) if doc_id is not None else None
 
@@ -349,7 +352,7 @@ class JsonEngine:
             ],
         )
         for doc in changes.sources:
-            journal.note_source(undo, self.source_state(doc["source"]), doc)
+            journal.note_source(undo, self._source(doc["source"]), doc)
         undo["files"] = [*undo["files"], *changes.run.files]
         return undo
 

@@ -47,9 +47,8 @@ def undo(store: Store, run: Run, now: datetime) -> Undone:
                 removed += 1
     for table, doc_id, doc in j["changed"]:
         store.restore(table, doc_id, doc)
-    current = {d["source"]: d for d in store.engine.source_states()}
     for source, delta in j["sources"].items():
-        before = journal.undone_source(delta, current.get(source))
+        before = journal.undone_source(delta, store.engine.source_state(source))
         if before is None:
             store.drop_source(source)
         else:
