@@ -13,12 +13,6 @@ from psycopg.types.json import set_json_dumps, set_json_loads
 from .. import jsonio
 from ..errors import NoDatabase, StorageIOError
 
-PREFIXES = ("postgresql://", "postgres://")
-
-
-def is_url(db: object) -> bool:
-    return isinstance(db, str) and db.startswith(PREFIXES)
-
 
 def shown(url: str) -> str:
     """The database a URL names, for a message: no password, whatever the URL held."""

@@ -298,6 +298,8 @@ class PgEngine:
         for table_name, positions in grouped.items():
             if table_name == Notice.TABLE:
                 positions = [n for n in positions if getattr(added[n], "message_id", "") not in duplicates]
+                if not positions:
+                    continue
             docs = [added[n].to_doc() for n in positions]
             names = ("doc", *pgschema.COLUMNS.get(table_name, ()))
             unique = pgschema.UNIQUE.get(table_name)
