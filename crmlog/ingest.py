@@ -153,7 +153,7 @@ def ingest(
     paths: Iterable[str | Path],
     *,
     settings: Settings,
-    db_path: Path,
+    db_path: Path | str,
     fmt: str = "auto",
     session_login: str = "",
     dry_run: bool = False,

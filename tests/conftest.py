@@ -241,3 +241,30 @@ def postfix(postfix_instance):
         else:
             child.unlink()
     return postfix_instance
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server for the whole session (tests/pg.py). Skipped, with the
+    reason, where PostgreSQL is not installed; a failure instead with CRMLOG_REQUIRE_PG=1."""
+    import shutil
+
+    from pg import Unavailable, start_server
+
+    try:
+        server = start_server()
+    except Unavailable as exc:
+        if os.environ.get("CRMLOG_REQUIRE_PG") == "1":
+            pytest.fail(f"CRMLOG_REQUIRE_PG=1, and no PostgreSQL server could be run: {exc}")
+        pytest.skip(f"no PostgreSQL server for these tests: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a new CRM database with the current schema, for this test alone."""
+    return pg_server.url(pg_server.database())

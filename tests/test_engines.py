@@ -3,7 +3,8 @@ the `engine_factory` fixture and uses only the `Engine` and `Blobs` protocol met
 TinyDB, never a file's bytes), on real storage, without mocks.
 
 Adding an engine is one entry in ENGINES: how to open it (for writing or reading, as a dry
-run, with a lock timeout) and how to make its next durable write fail for real.
+run, with a lock timeout), how to make its next durable write fail for real, and how another
+writer holds its lock.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import pytest
+from pg import ADMIN, ROLE
 
 from crmlog.errors import DataError, LockBusy, StorageIOError
 from crmlog.records import (
@@ -42,6 +46,8 @@ from crmlog.records import (
 )
 from crmlog.store.engine import Changes, Engine, RunProgress
 from crmlog.store.jsonfile import JsonEngine
+from crmlog.store.pgengine import PgEngine
+from crmlog.store.pgschema import WRITE_LOCK
 
 # ------------------------------------------------------------------ the engines
 
@@ -56,22 +62,70 @@ class OpenEngine(Protocol):
 @dataclass(frozen=True)
 class EngineKind:
     open: OpenEngine
-    fail_writes: Callable[[pytest.MonkeyPatch], None]  # the next durable write fails (a full disk)
+    fail_writes: Callable[[pytest.MonkeyPatch, Path], None]  # the next durable write fails (a full disk)
+    # another writer holds the write lock (ONCE-4) while in the context; on the database of the folder
+    another_writer: Callable[[OpenEngine, Path], AbstractContextManager[object]]
+    prepare: Callable[[pytest.FixtureRequest, Path], None] = lambda request, folder: None  # its database made
 
 
 def _open_json(folder: Path, *, write: bool, dry_run: bool = False, lock_timeout: float = 5.0) -> Engine:
     return JsonEngine(folder / "crm.json", write=write, dry_run=dry_run, lock_timeout=lock_timeout)
 
 
-def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+def _disk_full(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", no_space)  # the atomic rename of every file written
 
 
+@contextmanager
+def _json_writer(open_engine: OpenEngine, folder: Path) -> Iterator[object]:
+    engine = open_engine(folder, write=True)  # its lock file is taken while it is open
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+# PostgreSQL: a private server (tests/pg.py), a database per test, named in a file of its folder
+
+
+def _prepare_pg(request: pytest.FixtureRequest, folder: Path) -> None:
+    server = request.getfixturevalue("pg_server")
+    name = server.database()
+    (folder / "pg").write_text(f"{server.url(name)}\n{server.url(name, ADMIN)}\n")
+
+
+def _pg_urls(folder: Path) -> tuple[str, str]:
+    """The CRM role's URL of the folder's database, and the superuser's."""
+    url, admin = (folder / "pg").read_text().splitlines()
+    return url, admin
+
+
+def _open_pg(folder: Path, *, write: bool, dry_run: bool = False, lock_timeout: float = 5.0) -> Engine:
+    return PgEngine(_pg_urls(folder)[0], write=write, dry_run=dry_run, lock_timeout=lock_timeout)
+
+
+def _pg_read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The CRM's role loses the right to write the tables every batch here ends with, from a
+    superuser's connection: the write fails in its transaction, after its first statements."""
+    with psycopg.connect(_pg_urls(folder)[1], autocommit=True) as conn:
+        conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON meta, sources FROM {ROLE}")
+
+
+@contextmanager
+def _pg_writer(open_engine: OpenEngine, folder: Path) -> Iterator[object]:
+    """Another host in the middle of a write: its transaction holds the write lock."""
+    with psycopg.connect(_pg_urls(folder)[0]) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        yield conn
+        conn.rollback()
+
+
 ENGINES: dict[str, EngineKind] = {
-    "json": EngineKind(open=_open_json, fail_writes=_disk_full),
+    "json": EngineKind(open=_open_json, fail_writes=_disk_full, another_writer=_json_writer),
+    "postgresql": EngineKind(open=_open_pg, fail_writes=_pg_read_only, another_writer=_pg_writer, prepare=_prepare_pg),
 }
 
 
@@ -94,11 +148,15 @@ class Opener:
         return self(write=write)
 
     def fail_writes(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.kind.fail_writes(monkeypatch)
+        self.kind.fail_writes(monkeypatch, self.folder)
+
+    def another_writer(self) -> AbstractContextManager[object]:
+        return self.kind.another_writer(self.kind.open, self.folder)
 
 
 @pytest.fixture(params=sorted(ENGINES))
 def engine_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    ENGINES[request.param].prepare(request, tmp_path)
     opener = Opener(request.param, ENGINES[request.param], tmp_path)
     yield opener
     for engine in opener.opened:  # closing twice is allowed
@@ -304,7 +362,7 @@ def test_ids_come_back_in_the_order_added_across_kinds(engine_factory):
         replace(r, id=i) for r, i in zip(added, ids, strict=True)
     ]
     assert ids[0] != ids[2] and ids[1] != ids[4]  # distinct within a kind
-    later = engine.write(Changes(added=(SAMPLES[Contact][0],)))
+    later = engine.write(Changes(added=(replace(SAMPLES[Contact][0], email="later@acme.example"),)))
     assert later[0] not in (ids[0], ids[2])
 
 
@@ -825,12 +883,16 @@ def test_once_3_a_failed_write_raises_and_leaves_the_previous_state_whole(engine
 
 
 def test_once_4_a_second_writer_waits_then_gives_up(engine_factory):
-    engine_factory()
-    started = time.monotonic()
-    with pytest.raises(LockBusy) as busy:
-        engine_factory(lock_timeout=0.3)
-    assert time.monotonic() - started >= 0.25  # it waited
+    """While another writer holds the lock (the embedded engine's from its opening on; a
+    server's for the time of a write), a writer waits for it up to its timeout, then gives up
+    without writing anything."""
+    with engine_factory.another_writer():
+        started = time.monotonic()
+        with pytest.raises(LockBusy) as busy:
+            engine_factory(lock_timeout=0.3).write(Changes(added=(SAMPLES[Contact][0],)))
+        assert time.monotonic() - started >= 0.25  # it waited
     assert busy.value.exit_code == 75
+    assert engine_factory(write=False).count(Contact) == 0
 
 
 def test_once_4_the_lock_is_free_once_the_writer_closes(engine_factory):

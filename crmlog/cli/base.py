@@ -22,6 +22,7 @@ from ..errors import CrmlogError, UsageError
 from ..model import Settings, normalize_email
 from ..show import render
 from ..store import Store
+from ..store.open import is_url
 
 EX_SOFTWARE = 70
 
@@ -70,7 +71,10 @@ class CrmlogGroup(click.Group):
 class Env:
     def __init__(self, config_path: str | None, db_path: str | None):
         self.config_path = Path(config_path).expanduser() if config_path else config.default_config_path()
-        self.db_path = Path(db_path).expanduser() if db_path else config.default_db_path()
+        # a database URL (postgresql://...) is kept as it is, a path made one
+        self.db_path: Path | str = (
+            db_path if is_url(db_path) else Path(db_path).expanduser() if db_path else config.default_db_path()
+        )
 
     def settings(self) -> Settings:
         return config.load(self.config_path)

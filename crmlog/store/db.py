@@ -46,7 +46,8 @@ from ..records import (
 from . import project, scrub
 from .engine import Changes, Engine
 from .export import save_attachments
-from .jsonfile import LOCK_TIMEOUT, JsonEngine
+from .jsonfile import LOCK_TIMEOUT
+from .open import open_engine
 from .runs import Outcome, RunState, changes_anything
 from .state import SourceStates
 from .view import StoreView
@@ -94,17 +95,18 @@ class Store:
         self._listings: dict[int, list[Doc]] = {}
 
     @classmethod
-    def reader(cls, path: Path) -> Store:
-        """For views: the database must exist (NoDatabase, 66, otherwise)."""
-        return cls(JsonEngine(path, write=False, create=False))
+    def reader(cls, path: Path | str) -> Store:
+        """For views: the database must exist (NoDatabase, 66, otherwise). `path`: a JSON
+        file's, or a postgresql:// URL (open.py)."""
+        return cls(open_engine(path, write=False, create=False))
 
     @classmethod
     def writer(
-        cls, path: Path, *, lock_timeout: float = LOCK_TIMEOUT, dry_run: bool = False, create: bool = True
+        cls, path: Path | str, *, lock_timeout: float = LOCK_TIMEOUT, dry_run: bool = False, create: bool = True
     ) -> Store:
         """For ingest and edits, under the lock; `create=False` for an edit of records that
         can only exist in an existing database."""
-        return cls(JsonEngine(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create))
+        return cls(open_engine(path, write=True, lock_timeout=lock_timeout, dry_run=dry_run, create=create))
 
     def __enter__(self) -> Store:
         return self
