@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..records import Doc, Email, Rejection, doc_value
+from ..records import Company, Contact, Doc, Email, Rejection, doc_value
 
 DELTA = "idx.delta"
 DELTA_KEYS = 20_000
@@ -60,6 +60,9 @@ INDEXES: dict[tuple[str, str], Index] = {
         Index("emails", "contacts", False, doc_value(Email, "contacts"), 256),
         Index("emails", "companies", False, doc_value(Email, "companies"), 64),
         Index("rejections", "identity", True, doc_value(Rejection, "identity"), 256),
+        Index("contacts", "email", True, doc_value(Contact, "email"), 64),
+        Index("contacts", "aliases", False, doc_value(Contact, "aliases"), 16),
+        Index("companies", "domain", True, doc_value(Company, "domain"), 16),
     )
 }
 

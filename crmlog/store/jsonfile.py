@@ -7,9 +7,9 @@ under the writer's lock (lock.py), its bodies and attachments beside them (blobs
 - All or nothing (ONCE-3): a batch's parts go to new files, then the root that names them
   replaces the old one atomically. A crash leaves the previous root or the new one.
 - One writer (ONCE-4): a lock file beside the database (an OS lock, gone with its process).
-- The lookups over what grows with the team rather than the history (contacts, companies,
-  deals, deletions, erasures) are built from their tables when first asked for and kept up to
-  date by `write`.
+- The few lookups over what grows with the team rather than the history (deals, deletions,
+  erasures) are built from their tables when first asked for, and built again after a write
+  that changed them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import filelock
 
 from ..errors import DataError, NoDatabase, StorageIOError
-from ..records import Company, Contact, Deal, Deleted, Doc, Email, Forgotten, R, Record, doc_value
+from ..records import Contact, Deal, Doc, Email, R, Record, doc_value
 from . import indexes, journal, schema
 from .blobs import FileBlobs
 from .engine import Changes, RunProgress
@@ -36,8 +35,6 @@ from .tables import Tables
 
 LOCK_TIMEOUT = 60.0  # seconds a writer waits for another run's lock
 _LOOKUPS = {  # table -> the lookup built over it (JsonEngine._forget)
-    "contacts": "_contacts",
-    "companies": "_companies",
     "deals": "_deals",
     "deleted": "_deleted",
     "forgotten": "_forgotten",
@@ -79,8 +76,6 @@ class JsonEngine:
             self.close()
             raise
         self.blobs.next = self._meta.get("packs", 0)
-        self._contacts: dict[str, Contact] | None = None
-        self._companies: set[str] | None = None
         self._deals: dict[str, list[Deal]] | None = None
         self._deleted: set[str] | None = None
         self._forgotten: set[str] | None = None
@@ -236,18 +231,13 @@ class JsonEngine:
 
     def contact(self, email: str) -> Contact | None:
         """By its address, or by the address of a contact merged into it (LIFE-4)."""
-        if self._contacts is None:
-            self._contacts = {}
-            for c in self.read(Contact):
-                self._contacts[c.email] = c
-                for alias in c.aliases:
-                    self._contacts.setdefault(alias, c)
-        return self._contacts.get(email)
+        for field in ("email", "aliases"):
+            for doc_id in self._tables.lookup(indexes.INDEXES["contacts", field], email):
+                return self.get(Contact, doc_id)
+        return None
 
     def has_company(self, domain: str) -> bool:
-        if self._companies is None:
-            self._companies = {d["domain"] for _, d in self._tables.docs("companies")}
-        return domain in self._companies
+        return bool(self._tables.lookup(indexes.INDEXES["companies", "domain"], domain))
 
     def deals_of(self, email: str) -> tuple[Deal, ...]:
         if self._deals is None:
@@ -309,7 +299,7 @@ class JsonEngine:
             next_ids[record.TABLE] = doc_id + 1
             tables.put(record.TABLE, doc_id, record.to_doc())
             ids.append(doc_id)
-            self._indexed(record, doc_id)
+            self._forget(record.TABLE)
         for doc in changes.sources:
             self._put_source(doc)
         for source in changes.dropped_sources:
@@ -363,21 +353,10 @@ class JsonEngine:
         self._tables.put("runs", progress.id, doc)
 
     def _forget(self, table: str) -> None:
-        """A lookup over `table` is built again when next asked for (after a replacement or a
-        removal, which ingest never makes)."""
+        """A lookup over `table` is built again when next asked for."""
         lookup = _LOOKUPS.get(table)
         if lookup is not None:
             setattr(self, lookup, None)
-
-    def _indexed(self, record: Record, doc_id: int) -> None:
-        if isinstance(record, Contact) and self._contacts is not None:
-            self._contacts[record.email] = replace(record, id=doc_id)
-        elif isinstance(record, (Deleted, Forgotten)):
-            self._forget(record.TABLE)
-        elif isinstance(record, Company) and self._companies is not None:
-            self._companies.add(record.domain)
-        elif isinstance(record, Deal):
-            self._deals = None
 
     def _put_source(self, doc: Doc) -> None:
         sources = self._tables.manifest.sources
