@@ -25,10 +25,11 @@ from .model import (
     Unreadable,
     iso,
 )
-from .parse import HeaderFilter, ParseError, parse
+from .parse import HeaderFilter
+from .parse_ahead import ParseAhead, Parsed, cores
 from .read import sources
 from .read.caps import Caps
-from .read.directory_times import DIRECTORIES, DirectoryListed
+from .read.directory_times import DIRECTORIES, DirectoryListed, DirectoryUnchanged
 from .records import Notice, Rejection, RunMessage
 from .records.runs import COUNTS
 from .rules.attribution import session_user
@@ -90,16 +91,15 @@ class Summary:
             self.notices += len(decision.dropped_attachments) + len(decision.unknown_deals)  # LIM-2, BCC-5
 
 
-def decide_raw(
-    raw: RawMessage, view: CrmView, settings: Settings, session_login: str, caps: Caps
+def decide_parsed(
+    parsed: Parsed, view: CrmView, settings: Settings, session_login: str
 ) -> tuple[Message | None, Decision]:
-    """Parse (held to `caps`; a message to a forwarding address read whole for the forward
-    path) and decide one message that the header filter let through; one that cannot be
-    parsed is rejected `unparseable` (REJ-2)."""
-    try:
-        message = parse(raw.data, caps, forward_addresses=settings.forward)
-    except ParseError as exc:
-        return exc.partial, rules.decide_unparseable(exc.partial, str(exc), view)
+    """Decide one parsed message (parse_ahead.py); one that could not be parsed is rejected
+    `unparseable` (REJ-2)."""
+    message, unparseable = parsed
+    if unparseable is not None:
+        return message, rules.decide_unparseable(message, unparseable, view)
+    assert message is not None
     return message, rules.decide(message, view, settings, session_login=session_login)
 
 
@@ -163,6 +163,7 @@ def ingest(
     progress: Callable[[], None] | None = None,
     on_folder: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    parallel: bool = True,
 ) -> Summary:
     """Read, decide and store what is new in `paths`. A path that cannot be opened does not
     stop the others: it is named in `Summary.mailbox_errors` (the CLI exits 66 at the end);
@@ -193,43 +194,50 @@ def ingest(
             record=not dry_run,
         )
         parsed = scanned = 0
-        for folder in folders:
-            if on_folder:
-                on_folder(folder.source)
-            walk: MaildirWalk | None = None
-            if folder.kind == "maildir":
-                walk = MaildirWalk(states=store.sources, source=folder.source, reprocess=reprocess)
-                items = folder.messages(
-                    addressed,
-                    seen=walk.seen,
-                    recorded_mtimes=None if reprocess else store.sources.maildir_mtimes(folder.source),
-                    on_directory=walk.heard,
-                )
-            else:
-                items = folder.messages(
-                    addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source)
-                )
-            for item in items:
-                if isinstance(item, Unreadable):
-                    summary.unreadable += 1
-                    summary.problems.append(f"cannot read {item.reason}; it will be tried again next run")
-                    continue
-                if isinstance(item, Unaddressed):  # only its header block was read: no clock, no parse
-                    store.skip(item)
-                    summary.count(SKIPPED, 0)
+        ahead = ParseAhead(caps, settings.forward, parallel=parallel and cores() > 1)
+        with ahead:
+            for folder in folders:
+                if on_folder:
+                    on_folder(folder.source)
+                walk: MaildirWalk | None = None
+                if folder.kind == "maildir":
+                    walk = MaildirWalk(states=store.sources, source=folder.source, reprocess=reprocess)
+                    items = folder.messages(
+                        addressed,
+                        seen=walk.seen,
+                        recorded_mtimes=None if reprocess else store.sources.maildir_mtimes(folder.source),
+                        on_directory=ahead.mark,  # heard in its place, after the directory's last message
+                    )
                 else:
-                    message, decision = decide_raw(item, store.view(), settings, session_login, caps)
-                    parsed += 1
-                    summary.count(decision, store.apply(item, message, decision, now=clock()))
-                scanned += 1
-                if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
-                    store.run_counts(summary.counts())
-                    store.commit()
-                    parsed = scanned = 0
-                if progress:
-                    progress()
-            if walk is not None:
-                summary.folders_unchanged += walk.done()
+                    items = folder.messages(
+                        addressed, resume=None if reprocess else store.sources.mbox_resume(folder.source)
+                    )
+                for item, parse in ahead.items(items):
+                    if isinstance(item, DirectoryListed | DirectoryUnchanged):
+                        assert walk is not None
+                        walk.heard(item)
+                        continue
+                    if isinstance(item, Unreadable):
+                        summary.unreadable += 1
+                        summary.problems.append(f"cannot read {item.reason}; it will be tried again next run")
+                        continue
+                    if isinstance(item, Unaddressed):  # only its header block was read: no clock, no parse
+                        store.skip(item)
+                        summary.count(SKIPPED, 0)
+                    else:
+                        assert isinstance(item, RawMessage) and parse is not None
+                        message, decision = decide_parsed(parse, store.view(), settings, session_login)
+                        parsed += 1
+                        summary.count(decision, store.apply(item, message, decision, now=clock()))
+                    scanned += 1
+                    if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
+                        store.run_counts(summary.counts())
+                        store.commit()
+                        parsed = scanned = 0
+                    if progress:
+                        progress()
+                if walk is not None:
+                    summary.folders_unchanged += walk.done()
         store.run_counts(summary.counts(), finished=clock())
         store.commit()
         summary.run = store.run_id
