@@ -40,6 +40,10 @@ def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def packs(cli: Cli) -> list[str]:
+    return sorted(p.name for p in (cli.db.parent / "crm.bodies").iterdir())
+
+
 def seen(cli: Cli) -> dict[str, object]:
     """Everything a user can see of the CRM: the four exports, the views, each e-mail with its body."""
     out: dict[str, object] = {k: cli("export", k, "--format", "jsonl").stdout for k in EXPORTS}
@@ -141,6 +145,7 @@ def test_runs_undo_on_the_copies_does_what_it_does_on_the_original(crm, pg_url, 
 
     for cli in (crm, pg, copy):
         assert "undid run 2" in cli("runs", "undo", "2", "--yes").stdout
+    assert len(packs(copy)) == len(packs(crm)) > 0  # the run's body packs went, the first run's stay
     want = undone_at_masked(seen(crm))
     assert [e["message_id"] for e in want["emails list"]] and YARA not in want["contacts"]
     assert undone_at_masked(seen(pg)) == want and undone_at_masked(seen(copy)) == want
@@ -150,6 +155,7 @@ def test_runs_undo_on_the_copies_does_what_it_does_on_the_original(crm, pg_url, 
     for cli in (crm, pg, copy):
         assert "undid run 1" in cli("runs", "undo", "1", "--yes").stdout
         assert cli.json("emails", "list") == [] and cli.json("rejections") == []
+    assert packs(crm) == packs(copy) == []
 
 
 def test_a_later_ingest_of_the_same_mailboxes_into_the_copy_reads_nothing_again(crm, pg_url):
@@ -161,6 +167,8 @@ def test_a_later_ingest_of_the_same_mailboxes_into_the_copy_reads_nothing_again(
         again = pg.json("ingest", path)
         assert (again["scanned"], again["logged"], again["run"]) == (0, 0, None)
     assert pg.json("emails", "list") == emails and pg.json("runs", "list") == runs
+    for cli in (crm, pg):  # the copy's ids go on from the copied ones, as the original's do
+        assert cli("deals", "add", "Next", "--contact", LI).stdout.startswith("added deal 2:")
 
 
 def test_a_forgotten_address_stays_forgotten_on_the_copy(crm, pg_url):
