@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SAMPLES, Cli, eml, make_maildir
@@ -44,9 +45,9 @@ def packs(cli: Cli) -> list[str]:
     return sorted(p.name for p in (cli.db.parent / "crm.bodies").iterdir())
 
 
-def seen(cli: Cli) -> dict[str, object]:
+def seen(cli: Cli) -> dict[str, Any]:
     """Everything a user can see of the CRM: the four exports, the views, each e-mail with its body."""
-    out: dict[str, object] = {k: cli("export", k, "--format", "jsonl").stdout for k in EXPORTS}
+    out: dict[str, Any] = {k: cli("export", k, "--format", "jsonl").stdout for k in EXPORTS}
     for view in (
         ("attribution",),
         ("runs", "list"),
@@ -64,10 +65,10 @@ def seen(cli: Cli) -> dict[str, object]:
     return out
 
 
-def undone_at_masked(views: dict[str, object]) -> dict[str, object]:
+def undone_at_masked(views: dict[str, Any]) -> dict[str, Any]:
     """The views without the time each undo was made (each store's own undo, at its own time)."""
-    runs = [{**r, "undone_at": bool(r["undone_at"])} for r in views["runs list"]]  # type: ignore[attr-defined]
-    shown = [{**r, "undone_at": bool(r["undone_at"])} for r in views["runs show"]]  # type: ignore[attr-defined]
+    runs = [{**r, "undone_at": bool(r["undone_at"])} for r in views["runs list"]]
+    shown = [{**r, "undone_at": bool(r["undone_at"])} for r in views["runs show"]]
     return {**views, "runs list": runs, "runs show": shown}
 
 
