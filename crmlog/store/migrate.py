@@ -90,9 +90,9 @@ def migrate(source: Path | str, target: Path | str, *, now: datetime | None = No
             try:
                 copy.run(named(source), iso(now or datetime.now(UTC)) or "")
             except CrmlogError as exc:
-                raise type(exc)(_partial(exc.message, target)) from exc
+                raise type(exc)(_partial(exc.message, target, copy.wrote)) from exc
             except Exception as exc:
-                raise CrmlogError(_partial(f"internal error: {type(exc).__name__}: {exc}", target)) from exc
+                raise CrmlogError(_partial(f"internal error: {type(exc).__name__}: {exc}", target, copy.wrote)) from exc
         finally:
             writer.close()
     finally:
@@ -134,7 +134,9 @@ def _same(a: Path | str, b: Path | str) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
-def _partial(message: str, target: Path | str) -> str:
+def _partial(message: str, target: Path | str, wrote: bool) -> str:
+    if not wrote:
+        return f"{message.rstrip('.')}; nothing was copied into {named(target)} (the source was not changed)"
     return (
         f"{message.rstrip('.')}; the copy stopped midway and {named(target)} holds part of the CRM: "
         "remove or empty it and run again (the source was not changed)"
@@ -150,6 +152,7 @@ class _Copy:
         self.shas: set[str] = set()  # attachments copied
         self.records: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
+        self.wrote = False  # a write went into the target (files beside it may follow)
         self._reset()
 
     def _reset(self) -> None:
@@ -252,6 +255,7 @@ class _Copy:
         docs = tuple((table, id, self._pointing(table, doc)) for table, id, doc in self.docs)
         if docs or meta:
             self.target.write(Changes(restored=docs, meta=meta))
+            self.wrote = True  # the first: the mark alone; blobs are added after it
         self.target.blobs.written()  # (a run's journal's business: nothing to note here)
         self._reset()
 
