@@ -210,8 +210,7 @@ class _Copy:
         body = doc.get("body")
         if body:
             ref: BodyRef = (int(body[0]), int(body[1]), int(body[2]))
-            pack = self.source.blobs.pack_of(ref)
-            queued = self.bodies.setdefault(pack, {})
+            queued = self.bodies.setdefault(self.source.blobs.pack_of(ref), {})
             if ref not in self.refs and ref not in queued:
                 queued[ref] = found = self.source.blobs.body(ref)
                 self.held += len(found.text) + len(found.html) + 512
@@ -246,6 +245,8 @@ class _Copy:
         in one write."""
         meta = dict(self.meta)
         for pack, bodies in self.bodies.items():
+            if not bodies:  # (only bodies copied before)
+                continue
             added = {ref: self.target.blobs.add_body(body) for ref, body in bodies.items()}
             meta.update(self.target.blobs.flush())
             self._note_pack(pack, added.values())
