@@ -24,6 +24,7 @@ COMMANDS = {  # name -> module of this package, and the command's name in it
     "attribution": ("reports", "attribution"),
     "runs": ("runs", "runs"),
     "export": ("export", "export"),
+    "db": ("db", "db"),
 }
 
 
