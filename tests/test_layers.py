@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crmlog"
 OWNERS = {
     "mailparser": {"parse"},
     "inscriptis": {"parse"},
-    "tinydb": {"store"},
+    "psycopg": {"store"},
     "filelock": {"store"},
     "rich": {"show"},
     "click": {"cli"},  # a sub-package counts as one owner

@@ -1,21 +1,12 @@
 """The files under a CRM database, written so that a crash never leaves half of one (ONCE-3,
-SEC-3): the atomic write (temp file, fsync, rename, fsync of the directory) and TinyDB's
-storage over it.
-
-- TinyDB's own JSONStorage rewrites its file in place, so a crash mid-write leaves half a file.
-  AtomicJSONStorage keeps the data in memory and writes only when flushed: a reader sees the
-  old file or the new.
-"""
+SEC-3): the atomic write (temp file, fsync, rename, fsync of the directory), and the sweep of
+the temp files a killed run left. (TinyDB's own JSONStorage rewrites its file in place, so a
+crash mid-write would leave half a file: the engine writes its TinyDB files through this.)"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-from tinydb.storages import Storage
-
-from .. import jsonio
 
 
 def fsync_dir(path: Path) -> None:
@@ -55,27 +46,3 @@ def remove_stale_temp_files(db: Path, *folders: Path) -> None:
             continue
         for p in stale:
             p.unlink(missing_ok=True)
-
-
-class AtomicJSONStorage(Storage):
-    """TinyDB storage: reads the file once, keeps every change in memory, writes on flush()."""
-
-    def __init__(self, path: str, data: dict[str, Any]):
-        self.path = Path(path)
-        self.data = data
-        self.dirty = False
-
-    def read(self) -> dict[str, Any]:
-        return self.data
-
-    def write(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.dirty = True
-
-    def flush(self) -> None:
-        if self.dirty:
-            write_file_atomically(self.path, jsonio.dumps(self.data))
-            self.dirty = False
-
-    def close(self) -> None:
-        pass
