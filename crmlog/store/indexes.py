@@ -22,7 +22,7 @@ from typing import Any
 from ..records import Company, Contact, Doc, Email, Rejection, doc_value
 
 DELTA = "idx.delta"
-DELTA_KEYS = 20_000
+DELTA_KEYS = 5000
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from ..records import Doc, Email
 from . import indexes
 from .parts import Manifest, Parts, Stats, part_name, write_root
 
-PART_SIZE = {"emails": 1000, "rejections": 1000, "notices": 1000, "runs": 100, "sources": 1}
-DEFAULT_PART_SIZE = 10_000  # the team, contacts, companies, deals: one or a few parts
+PART_SIZE = {"runs": 100, "sources": 1}  # a run holds its undo journal; a mailbox state, its keys
+DEFAULT_PART_SIZE = 1000  # e-mails, rejections, contacts...: a part of a few hundred KB
 CACHED_PARTS = 64  # parts kept in memory after a read, the least recently used dropped first
 
 
