@@ -65,7 +65,7 @@ class Crm:
         spent = 0.0
         while self.size < to:
             n = min(chunk, to - self.size)
-            box = self.work / f"history-{self.size}.mbox"
+            box = self.work / f"history-{self.size}-{n}.mbox"
             if not box.exists():
                 write_mbox(box, self.size, n)
             spent += run(self.env, "ingest", "--quiet", "--batch-size", "5000", str(box))[0]
