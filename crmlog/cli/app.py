@@ -32,7 +32,13 @@ COMMANDS = {  # name -> module of this package, and the command's name in it
 @click.option(
     "--config", "config_path", envvar="CRMLOG_CONFIG", type=click.Path(dir_okay=False), help="TOML configuration file."
 )
-@click.option("--db", "db_path", envvar="CRMLOG_DB", type=click.Path(dir_okay=False), help="The TinyDB JSON database.")
+@click.option(
+    "--db",
+    "db_path",
+    envvar="CRMLOG_DB",
+    type=click.Path(dir_okay=False),
+    help="The CRM: the root file of the embedded store, or a postgresql:// URL.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(package_name="crmlog")
 @click.pass_context
