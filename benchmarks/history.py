@@ -111,8 +111,8 @@ def postgres(work: Path) -> tuple[object, str]:
 
 
 def fmt(values: list[float], unit: str, digits: int) -> str:
-    lo, hi = min(values), max(values)
-    return f"{lo:.{digits}f}-{hi:.{digits}f} {unit}" if hi != lo else f"{lo:.{digits}f} {unit}"
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return f"{lo}-{hi} {unit}" if hi != lo else f"{lo} {unit}"
 
 
 def main() -> None:
