@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from .. import jsonio
 from ..errors import DataError
@@ -167,7 +168,7 @@ class PgBlobs:
                 cur.execute("DELETE FROM listings WHERE name = %s AND n >= %s", (name, start))
                 with cur.copy("COPY listings (name, n, doc) FROM STDIN") as copy:
                     for n, row in enumerate(rows, start=start):
-                        copy.write_row((name, n, jsonio.dumps(row).decode()))
+                        copy.write_row((name, n, Jsonb(row)))  # through pgtext.dumps
 
     def clear(self) -> None:
         """After the write that took what was flushed (or failed: its batch is gone)."""
