@@ -76,3 +76,21 @@ def files(url: str) -> dict[str, bytes]:
         for sha, data in conn.execute("SELECT sha256, data FROM attachments ORDER BY sha256"):
             out[f"attachments/{sha}"] = bytes(data)
     return out
+
+
+def tables(url: str) -> dict[str, dict]:
+    """As tests/stored.py gives a JSON file's: {"meta": {"1": settings}, "sources": {source:
+    state}, table: {id: document}}, each table of documents (the tables without one left out)."""
+    out: dict[str, dict] = {}
+    if not has_schema(url):
+        return out
+    with _connect(url) as conn:
+        out["meta"] = {"1": dict(conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())}
+        out["sources"] = {s["source"]: s for s in sources(url)}
+        with_doc = conn.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'doc'"
+            " AND table_name IN (SELECT table_name FROM information_schema.columns WHERE column_name = 'id')"
+        ).fetchall()
+    for (table,) in sorted(with_doc):
+        out[table] = docs(url, table)
+    return out
