@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+import crmlog_state as crm_state
 import pytest
+import stored
 from click.testing import CliRunner
 
 from crmlog.cli import main
@@ -111,13 +113,43 @@ def make_maildir(root: Path, messages: dict[str, list[tuple[str, bytes]]]) -> Pa
 
 
 class Cli:
-    """The real CLI through CliRunner, with its own configuration and database."""
+    """The real CLI through CliRunner, with its own configuration and database: the embedded
+    engine's file under tmp_path/data, or `db`, a PostgreSQL database's URL."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, db: str | None = None):
         self.tmp = tmp_path
         self.config = tmp_path / "config" / "crmlog.toml"
-        self.db = tmp_path / "data" / "crm.json"
+        self.db: Path | str = db or tmp_path / "data" / "crm.json"
         self.runner = CliRunner()
+
+    @property
+    def engine(self) -> str:
+        return "postgresql" if isinstance(self.db, str) else "json"
+
+    # What the CRM holds, read the same way on either engine (tests/stored.py reads the
+    # embedded engine's files; crmlog_state.py a server's tables, as a superuser would)
+
+    def crm_exists(self) -> bool:
+        """A CRM was made: the JSON file, or the schema in the database."""
+        return crm_state.has_schema(self.db) if isinstance(self.db, str) else self.db.exists()
+
+    def snapshot(self) -> object:
+        """To compare before and after a command that must write nothing: the root file's bytes
+        (every write of the embedded engine replaces it), or every row of every table."""
+        return crm_state.rows(self.db) if isinstance(self.db, str) else self.db.read_bytes()
+
+    def sources(self) -> list[dict]:
+        """The mailboxes' states as stored (this host's, on a server)."""
+        if isinstance(self.db, str):
+            return crm_state.sources(self.db)
+        return list(stored.tables(self.db).get("sources", {}).values()) if self.db.exists() else []
+
+    def attachments(self) -> set[str]:
+        """The SHA-256 of each attachment stored."""
+        if isinstance(self.db, str):
+            return crm_state.attachments(self.db)
+        where = self.db.parent / f"{self.db.stem}.attachments"
+        return {p.name for p in where.iterdir()} if where.exists() else set()
 
     def __call__(self, *args: str, expect: int | None = 0, input=None):
         result = self.runner.invoke(
@@ -176,9 +208,34 @@ class Cli:
         self.config.write_text(text)
 
 
+ENGINES = ("json", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "json_only(reason): a test of the embedded engine's files, run on that engine alone (why, in a line)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses the `cli` fixture (or `team`) runs once per engine (the `engine` parameter),
+    but for one marked json_only, which runs on the embedded engine alone."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    only = metafunc.definition.get_closest_marker("json_only")
+    if only is not None:
+        assert len(only.args) == 1 and isinstance(only.args[0], str) and only.args[0], "json_only needs its reason"
+    metafunc.parametrize("engine", ["json"] if only else ENGINES, scope="function")
+
+
 @pytest.fixture
-def cli(tmp_path) -> Cli:
-    return Cli(tmp_path)
+def cli(tmp_path, engine, request) -> Cli:
+    """The CLI on a CRM of the test's engine: a JSON file under tmp_path, or a fresh database on
+    the session's PostgreSQL server."""
+    if engine == "json":
+        return Cli(tmp_path)
+    server = request.getfixturevalue("pg_server")
+    return Cli(tmp_path, server.url(server.database(schema=False)))  # as createdb leaves it: no CRM yet
 
 
 @pytest.fixture

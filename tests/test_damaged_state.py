@@ -19,6 +19,10 @@ from test_mailbox_changes import unprivileged
 
 from crmlog.store import SCHEMA_VERSION
 
+pytestmark = pytest.mark.json_only(
+    "damage done to the JSON file and its directory (a server's own: tests/test_postgresql.py)"
+)
+
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {

@@ -353,6 +353,25 @@ def test_once_3_a_written_record_of_every_kind_is_there_after_reopening(engine_f
     assert engine.count(kind) == 2
 
 
+REFUSED_TEXT = "a\x00NUL, a lone \udc80 surrogate, and a private \ue000\ue001 mark"  # what a server's text refuses
+
+
+def test_text_with_a_nul_or_a_lone_surrogate_reads_back_exactly_and_is_found_by_it(engine_factory):
+    """A hostile message's header may carry a NUL, an undecodable one a lone surrogate: the
+    e-mail, its contact and its listing row keep them, byte for byte, and the lookups find them."""
+    engine = engine_factory()
+    odd = f"li{REFUSED_TEXT}@acme.example"
+    email = replace(SAMPLES[Email][0], identity=f"m{REFUSED_TEXT}", subject=REFUSED_TEXT, contacts=(odd,))
+    [contact_id, email_id] = engine.write(Changes(added=(Contact(email=odd, name=REFUSED_TEXT), email)))
+    for reopened in (False, True):
+        engine = engine_factory.reopen(engine) if reopened else engine
+        assert engine.get(Email, email_id) == replace(email, id=email_id)
+        assert engine.is_logged(f"m{REFUSED_TEXT}") and engine.email_id(f"m{REFUSED_TEXT}") == email_id
+        assert engine.contact(odd) == Contact(email=odd, name=REFUSED_TEXT, id=contact_id)
+        assert [e.id for e in engine.read(Email, where={"contacts": odd})] == [email_id]
+        assert engine.tally(Email, "subject") == {REFUSED_TEXT: 1}
+
+
 def test_ids_come_back_in_the_order_added_across_kinds(engine_factory):
     engine = engine_factory()
     added = (SAMPLES[Contact][0], SAMPLES[Company][0], SAMPLES[Contact][1], SAMPLES[Deal][0], SAMPLES[Company][1])

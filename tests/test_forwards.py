@@ -1379,7 +1379,7 @@ def test_forwards_parse_cli_file_and_stdin_need_no_database(cli):
         "答复: 报价",
         "outlook",
     )
-    assert not cli.db.exists() and not cli.config.exists()
+    assert not cli.crm_exists() and not cli.config.exists()
 
 
 def test_forwards_parse_cli_exits_0_when_rejected_and_says_why(cli):

@@ -216,6 +216,7 @@ def test_once_3_skipped_messages_are_committed_in_bounded_batches(tmp_path):
 # ------------------------------------------------------------------ schema 1 databases
 
 
+@pytest.mark.json_only("the schema-1 JSON file split into parts")
 def test_a_schema_1_database_is_upgraded_without_reading_anything_again(tmp_path, reads, cli):
     box = make_maildir(tmp_path / "M", {"": [("a", logged(1)), ("b", skipped(2))]})
     mbox = tmp_path / "mail.mbox"
@@ -264,6 +265,7 @@ def test_a_schema_1_database_is_upgraded_without_reading_anything_again(tmp_path
 # ------------------------------------------------------------------ bodies
 
 
+@pytest.mark.json_only("the body pack files beside the JSON file")
 def test_bodies_live_in_packs_the_database_points_into(tmp_path, cli):
     box = make_maildir(tmp_path / "M", {"": [(f"{i}", logged(i, body=f"body number {i}\n")) for i in range(3)]})
     db = team_db(cli.db)
@@ -282,6 +284,7 @@ def test_bodies_live_in_packs_the_database_points_into(tmp_path, cli):
     assert cli.json("emails", "show", "m9@x")["text"] == "after the crash\n"
 
 
+@pytest.mark.json_only("a body pack file damaged on disk")
 def test_a_damaged_body_pack_is_a_clear_error_not_a_crash(tmp_path, cli):
     box = make_maildir(tmp_path / "M", {"": [("1", logged(1))]})
     db = team_db(cli.db)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from conftest import LOG, Cli, eml, make_maildir
-from stored import tables as stored_tables
 
 from crmlog.read.directory_times import TRUST_AGE_NS, Observed
 
@@ -50,7 +49,7 @@ def deliver(box: Path, name: str, data: bytes) -> None:
 
 def state(cli: Cli, box: Path) -> dict:
     """The folder's state as stored."""
-    (doc,) = [s for s in stored_tables(cli.db)["sources"].values() if s["source"] == str(box.resolve())]
+    (doc,) = [s for s in cli.sources() if s["source"] == str(box.resolve())]
     return doc
 
 
@@ -136,11 +135,11 @@ def test_once_2_an_unchanged_maildir_is_not_listed_again(team, inbox, listings):
     assert state(team, inbox)["mtimes"] == {"new": OLD_NEW, "cur": OLD_CUR}  # as observed before listing
 
     listings.clear()
-    database = team.db.read_bytes()
+    database = team.snapshot()
     again = team.json("ingest", inbox)
     assert (again["scanned"], again["folders_unchanged"], again["run"]) == (0, 2, None)
     assert listings == []  # neither directory of either folder listed
-    assert team.db.read_bytes() == database  # nothing written
+    assert team.snapshot() == database  # nothing written
 
 
 def test_once_2_a_delivery_into_new_is_listed_and_logged_while_cur_stays_unlisted(team, inbox, listings):
@@ -276,7 +275,7 @@ def test_life_6_undo_puts_the_mtimes_back_so_the_unchanged_folder_is_listed_and_
     assert (run["run"], run["logged"]) == (3, 1) and listings == ["Maildir/new"]
     team("runs", "undo", "3", "--yes")
     team("runs", "undo", "1", "--yes")  # the folder's state as before any run: none
-    assert [s["source"] for s in stored_tables(team.db).get("sources", {}).values()] == []
+    assert [s["source"] for s in team.sources()] == []
     listings.clear()
     run = team.json("ingest", inbox)
     assert (run["logged"], run["folders_unchanged"]) == (4, 0)
@@ -289,9 +288,9 @@ def test_once_2_a_run_that_finds_nothing_new_writes_no_mtimes_and_no_run(team, i
     set_mtime(inbox / "new", FUTURE)
     team.json("ingest", inbox)
     set_mtime(inbox / "new", OLD_NEW)  # trusted now, and nothing new in it
-    database = team.db.read_bytes()
+    database = team.snapshot()
     run = team.json("ingest", inbox)
-    assert (run["scanned"], run["run"]) == (0, None) and team.db.read_bytes() == database
+    assert (run["scanned"], run["run"]) == (0, None) and team.snapshot() == database
     listings.clear()
     team.json("ingest", inbox)
     assert listings == ["Maildir/new"]

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from .. import jsonio
 from ..errors import DataError
@@ -37,6 +38,7 @@ class PgBlobs:
         self._conn = conn
         self.writing = writing
         self._pack: int | None = None  # the pack of the bodies added since the last flush
+        self._unwritten_pack: int | None = None  # the last pack number a reader gave out
         self._pending: list[bytes] = []
         self._size = 0
         self._attachments: dict[str, bytes] = {}  # added since the last flush
@@ -58,13 +60,28 @@ class PgBlobs:
 
     def _add_blob(self, blob: bytes) -> BodyRef:
         if self._pack is None:
-            row = self._conn.execute("SELECT nextval('packs')").fetchone()
-            assert row is not None
-            self._pack = int(row[0])
+            self._pack = self._next_pack()
         ref = (self._pack, len(self._pending), len(blob))
         self._pending.append(blob)
         self._size += len(blob)
         return ref
+
+    def _next_pack(self) -> int:
+        """A pack number of its own; a reader or a dry run, which writes no pack (and cannot take
+        from the sequence in a read-only transaction), numbers on from the sequence's next."""
+        if self.writing:
+            row = self._conn.execute("SELECT nextval('packs')").fetchone()
+            assert row is not None
+            return int(row[0])
+        if self._unwritten_pack is None:
+            row = self._conn.execute(
+                "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM packs"
+            ).fetchone()
+            assert row is not None
+            self._unwritten_pack = int(row[0])
+        else:
+            self._unwritten_pack += 1
+        return self._unwritten_pack
 
     def body(self, ref: BodyRef) -> EmailBody:
         [(_, blob)] = self._blobs([ref])
@@ -167,7 +184,7 @@ class PgBlobs:
                 cur.execute("DELETE FROM listings WHERE name = %s AND n >= %s", (name, start))
                 with cur.copy("COPY listings (name, n, doc) FROM STDIN") as copy:
                     for n, row in enumerate(rows, start=start):
-                        copy.write_row((name, n, jsonio.dumps(row).decode()))
+                        copy.write_row((name, n, Jsonb(row)))  # through pgtext.dumps
 
     def clear(self) -> None:
         """After the write that took what was flushed (or failed: its batch is gone)."""

@@ -8,10 +8,9 @@ from typing import Any
 
 import psycopg
 from psycopg import conninfo
-from psycopg.types.json import set_json_dumps, set_json_loads
 
-from .. import jsonio
 from ..errors import NoDatabase, StorageIOError
+from . import pgtext
 
 
 def shown(url: str) -> str:
@@ -38,7 +37,8 @@ def without_secret(text: str, url: str) -> str:
 
 
 def connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
-    """A connection whose jsonb reads and writes go through jsonio (orjson); a server that
+    """A connection whose jsonb reads and writes go through jsonio (orjson), and whose text
+    takes NULs and lone surrogates both ways (pgtext); a server that
     cannot be reached, or refuses us, is StorageIOError (74); a database that does not exist,
     NoDatabase (66)."""
     try:
@@ -54,13 +54,8 @@ def connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
                 f"no database {shown(url)} on the server ({message}); create it with createdb, then run crmlog"
             ) from None
         raise StorageIOError(f"cannot connect to the database {shown(url)}: {message}") from None
-    set_json_loads(_loads, conn)
-    set_json_dumps(jsonio.dumps, conn)
+    pgtext.register(conn)
     return conn
-
-
-def _loads(data: str | bytes) -> Any:
-    return jsonio.loads(data.encode() if isinstance(data, str) else data)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -180,8 +180,14 @@ class PgEngine:
         return bool(self._one("SELECT EXISTS (SELECT 1 FROM forgotten WHERE hash = %s)", (hashed,)))
 
     def next_id(self, kind: type[Record]) -> int:
-        """Taken from the table's sequence: no other writer gets it."""
-        return int(self._one("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (kind.TABLE,)))
+        """Taken from the table's sequence: no other writer gets it. A reader (a destructive
+        command working out what it would do, before it asks) and a dry run only look at the
+        sequence: a read-only transaction cannot take a value, and a dry run leaves it as it was."""
+        if self.writing:
+            return int(self._one("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (kind.TABLE,)))
+        sequence = self._one("SELECT pg_get_serial_sequence(%s, 'id')", (kind.TABLE,))
+        query = sql.SQL("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {}")
+        return int(self._one(query.format(sql.Identifier(*str(sequence).split(".")))))
 
     def document(self, table_name: str, id: int) -> Doc | None:
         doc: Doc | None = self._one(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(table(table_name)), (id,))
