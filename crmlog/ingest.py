@@ -74,6 +74,13 @@ class Summary:
         """What a run's record keeps of it (LIFE-6)."""
         return {k: getattr(self, k) for k in COUNTS}
 
+    def taken(self, store: Store) -> int:
+        """E-mails counted logged that another host logged first (ONCE-1): duplicates."""
+        n, store.taken_by_others = store.taken_by_others, 0
+        self.logged -= n
+        self.duplicates += n
+        return n
+
     def count(self, decision: Decision, contacts_created: int) -> None:
         self.scanned += 1
         if isinstance(decision, Skipped):
@@ -233,6 +240,7 @@ def ingest(
                     if parsed >= batch.parsed or scanned >= batch.scanned or store.pending_bytes >= batch.bytes:
                         store.run_counts(summary.counts())
                         store.commit()
+                        summary.taken(store)
                         parsed = scanned = 0
                     if progress:
                         progress()
@@ -240,6 +248,9 @@ def ingest(
                     summary.folders_unchanged += walk.done()
         store.run_counts(summary.counts(), finished=clock())
         store.commit()
+        if summary.taken(store):  # the run's record counts them as they are
+            store.run_counts(summary.counts(), finished=clock())
+            store.commit()
         summary.run = store.run_id
         summary.messages = listing(store.listed, store.changes if reprocess else None)
         if not dry_run and (settings.mail_notices or settings.daily_summary):

@@ -24,6 +24,8 @@ QUOTE = b"%PDF-1.4 prices only Xerxes got\n" * 30
 SHEET = b"%PDF-1.4 a sheet for Yara\n" * 30
 EXPORTS = ("contacts", "companies", "deals", "emails")
 
+pytestmark = pytest.mark.json_only("the CRM copied is the embedded store; PostgreSQL is each test's pg_url")
+
 
 def mail(n: int, to: str, **kw) -> bytes:
     kw.setdefault("subject", f"Message {n}")

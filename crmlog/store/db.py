@@ -69,6 +69,7 @@ class Store:
         self.reprocess = False
         self.listed: list[RunMessage] = []  # what this run did, message by message (LIFE-6, LIFE-7)
         self.changes: list[tuple[bool, Outcome | None]] = []  # each one's: the same as stored? what was
+        self.taken_by_others = 0  # e-mails this run decided to log that another host logged first
         self._run: RunState | None = None
         self._view = StoreView(self)
         self._reset()
@@ -177,8 +178,13 @@ class Store:
             if self._run is not None and changes.run is not None:  # its rows are not counted: gone
                 self._run.listing = self.blobs.cut_listing(self._run.id, changes.run.committed)
             raise
+        taken = set(self.engine.taken)
         for listed, added in self._listed_ids if self._run is not None else ():  # a dry run's ids are none
-            self.listed[listed] = replace(self.listed[listed], email_id=ids[added])
+            row = replace(self.listed[listed], email_id=ids[added])
+            if added in taken:  # ONCE-1: another host logged it meanwhile; the stored one is it
+                row = replace(row, outcome="duplicate")
+                self.taken_by_others += 1
+            self.listed[listed] = row
         if self._garbage:
             self.blobs.remove(self._garbage)
             self._meta["garbage"] = []  # written with the next batch

@@ -124,6 +124,12 @@ class Engine(Protocol):
         """Persist one batch, all or nothing; the ids given to `changes.added`, in order."""
         ...
 
+    @property
+    def taken(self) -> tuple[int, ...]:
+        """After a write: the positions in its `changes.added` of e-mails that another writer
+        (another host) had logged since this one decided; their ids are the stored e-mails'."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -80,6 +80,7 @@ class JsonEngine:
         self._deleted: set[str] | None = None
         self._forgotten: set[str] | None = None
         self._failed = False
+        self.taken: tuple[int, ...] = ()  # one writer at a time: nothing is logged meanwhile
 
     def _open(self, write: bool) -> None:
         """The root, and the parts as they are; an older single file (or none yet) split

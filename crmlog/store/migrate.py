@@ -2,8 +2,8 @@
 the `Engine` and `Blobs` protocols alone (engine.py), so any pair of engines will do.
 
 - Every record goes in under its own id (`Changes.restored`, as undo puts documents back), so
-  what points to an id (an e-mail's deals, a run's journal and listing) stays true; the
-  target's id counters are then moved past them (`Engine.next_id`). Then the mailboxes'
+  what points to an id (an e-mail's deals, a run's journal and listing) stays true, and the
+  target gives later records ids past them. Then the mailboxes'
   states (ONCE-2), and the settings that matter: the LIFE-3 `secret` (without it an erased
   address's keyed hash no longer matches) and `summary_sent`; not an engine's own counters.
 - A body is read from the source and added to the target anew: the e-mail's document, and
@@ -178,14 +178,11 @@ class _Copy:
         self.meta[MARK] = mark = {"from": source_name, "started": started, "finished": None}
         self._write()
         for kind in KINDS:
-            top = 0
             for record in self.source.read(kind):
                 self._queue(kind, record)
-                top = max(top, record.id)
                 if len(self.docs) >= BATCH or self.held >= BATCH_BYTES:
                     self._write()
             self._write()
-            self._reserve_ids(kind, top)
         states = self.source.source_states()
         for start in range(0, len(states), BATCH):
             chunk = tuple(states[start : start + BATCH])
@@ -300,15 +297,3 @@ class _Copy:
             elif name.startswith("attachments/"):
                 files.append(name)
         return files
-
-    def _reserve_ids(self, kind: type[Record], top: int) -> None:
-        """The target's next id of `kind` past the ids copied: an engine whose counter is a
-        sequence (PostgreSQL) is not moved on by documents put under their own ids. Through
-        the protocol, that is one `next_id` per id; an engine that counts from its largest id
-        answers at once. Stops at `top` itself, so that a sequence's next id is top + 1."""
-        if not top:
-            return
-        for _ in range(top):
-            if self.target.next_id(kind) >= top:
-                return
-        raise CrmlogError(f"the target's next id of {kind.TABLE} does not move past {top}")

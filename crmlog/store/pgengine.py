@@ -35,6 +35,7 @@ from .pgconnect import connect, failure, shown
 from .pgqueries import table
 
 LOCK_TIMEOUT = 60.0  # seconds a write waits for another host's write
+PAGE = 5000  # rows a long read fetches at a time
 
 
 class PgEngine:
@@ -77,6 +78,7 @@ class PgEngine:
             self.close()
             raise
         self.blobs = PgBlobs(self._conn, writing=self.writing)
+        self.taken: tuple[int, ...] = ()
 
     def close(self) -> None:
         if not self._conn.closed:
@@ -119,9 +121,26 @@ class PgEngine:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Iterator[R]:
-        chosen = pgqueries.selection(kind, where, newest_first=newest_first, limit=limit, since=since, until=until)
-        rows = self._rows(chosen.query, chosen.params)
-        return self._records(kind, pgqueries.filtered(rows, chosen))
+        if newest_first or limit:
+            chosen = pgqueries.selection(kind, where, newest_first=newest_first, limit=limit, since=since, until=until)
+            return self._records(kind, pgqueries.filtered(self._rows(chosen.query, chosen.params), chosen))
+        return self._records(kind, self._pages(kind, where, since, until))
+
+    def _pages(
+        self, kind: type[R], where: Mapping[str, object] | None, since: datetime | None, until: datetime | None
+    ) -> Iterator[tuple[int, Doc]]:
+        """Every row a read keeps, in id order, PAGE rows a query (an export of a million
+        e-mails holds a page at a time)."""
+        after: int | None = None
+        while True:
+            chosen = pgqueries.selection(
+                kind, where, newest_first=False, limit=None, since=since, until=until, after=after, page=PAGE
+            )
+            rows = self._rows(chosen.query, chosen.params)
+            yield from pgqueries.filtered(rows, chosen)
+            if len(rows) < PAGE:
+                return
+            after = int(rows[-1][0])
 
     def get(self, kind: type[R], id: int) -> R | None:
         return self._record(kind, "SELECT id, doc FROM {} WHERE id = %s", id)
@@ -236,12 +255,16 @@ class PgEngine:
             by_table.setdefault(table_name, []).append(doc_id)
         for table_name, doc_ids in by_table.items():
             conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(table(table_name)), (doc_ids,))
+        restored: dict[str, list[tuple[int, Doc]]] = {}
         for table_name, doc_id, doc in changes.restored:
-            self._put(table_name, doc_id, doc)
+            restored.setdefault(table_name, []).append((doc_id, doc))
+        for table_name, docs in restored.items():
+            self._put(table_name, docs)
         for record in changes.replaced:  # whole: a field left out is gone, not kept
             if not self._update(record.TABLE, record.id, record.to_doc()):
                 raise KeyError(f"no record {record.id} in {record.TABLE} to replace")
         ids, fresh, skipped = self._add(changes.added)
+        self.taken = tuple(n for n, r in enumerate(changes.added) if isinstance(r, Email) and not fresh[n])
         for doc in changes.sources:
             conn.execute(
                 "INSERT INTO sources (host, source, doc) VALUES (%s, %s, %s)"
@@ -266,19 +289,19 @@ class PgEngine:
         self.blobs.insert(conn, skipped=skipped)
         return ids
 
-    def _put(self, table_name: str, doc_id: int, doc: Doc) -> None:
-        """A document under its own id (undo puts it back)."""
-        names = ("id", "doc", *pgschema.COLUMNS.get(table_name, ()))
-        values = (doc_id, Jsonb(doc), *pgschema.columns(table_name, doc))
-        self._conn.execute(
-            sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}").format(
-                table(table_name),
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(sql.Placeholder() * len(names)),
-                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in names[1:]),
-            ),
-            values,
-        )
+    def _put(self, table_name: str, docs: list[tuple[int, Doc]]) -> None:
+        """Documents under their own ids (undo puts them back, a copy brings them), in one
+        statement; the table's sequence then moved past the largest, so that no later record
+        is given one of them."""
+        with self._conn.cursor() as cur:
+            rows = [(doc_id, Jsonb(doc), *pgschema.columns(table_name, doc)) for doc_id, doc in docs]
+            cur.executemany(pgqueries.put_query(table_name), rows)
+        sequence = str(self._one("SELECT pg_get_serial_sequence(%s, 'id')", (table_name,)))
+        seq = sql.Identifier(*sequence.split("."))
+        given = self._one(sql.SQL("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {}").format(seq))
+        top = max(doc_id for doc_id, _ in docs)
+        if top > int(given):
+            self._conn.execute("SELECT setval(%s, %s)", (sequence, top))
 
     def _update(self, table_name: str, doc_id: int, doc: Doc) -> bool:
         names = ("doc", *pgschema.COLUMNS.get(table_name, ()))
@@ -370,4 +393,4 @@ class PgEngine:
         doc = dict(self.document("runs", progress.id) or {})
         doc.update(progress.fields)
         doc["undo"] = undo
-        self._put("runs", progress.id, doc)
+        self._put("runs", [(progress.id, doc)])

@@ -46,14 +46,22 @@ def selection(
     limit: int | None,
     since: datetime | None,
     until: datetime | None,
+    after: int | None = None,
+    page: int | None = None,
 ) -> Selection:
+    """`after` and `page`: the next `page` rows by id after the id `after` (a long read, page
+    by page, never the whole table in memory at once)."""
     conds: list[sql.Composable] = []
     params: list[Any] = []
     filters = []
     stored = getattr(kind, "STORED", {})
     lists = LIST_FIELDS.get(kind.TABLE, frozenset())
+    columns = set(COLUMNS.get(kind.TABLE, ())) - {"date_key", "time"}
     for field, wanted in (where or {}).items():
-        if field in stored:
+        if field in columns and isinstance(wanted, str):  # an indexed column holds the record's own value
+            conds.append(sql.SQL("{} = %s").format(sql.Identifier(field)))
+            params.append(wanted)
+        elif field in stored:
             filters.append((doc_value(kind, field), wanted))
         elif field in lists:
             conds.append(sql.SQL("doc -> %s @> %s"))
@@ -70,6 +78,9 @@ def selection(
     if kind is Email and until is not None:
         conds.append(sql.SQL("time < %s"))
         params.append(until)
+    if after is not None:
+        conds.append(sql.SQL("id > %s"))
+        params.append(after)
     query = sql.SQL("SELECT id, doc FROM {}").format(table(kind.TABLE))
     if conds:
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds)
@@ -78,10 +89,24 @@ def selection(
         query += sql.SQL(" ORDER BY " + date + " DESC, id DESC")
     else:
         query += sql.SQL(" ORDER BY id")
-    if limit and not filters:
+    if page:
+        query += sql.SQL(" LIMIT %s")
+        params.append(page)
+    elif limit and not filters:
         query += sql.SQL(" LIMIT %s")
         params.append(limit)
     return Selection(query=sql.Composed([query]), params=tuple(params), filters=tuple(filters), limit=limit or None)
+
+
+def put_query(name: str) -> sql.Composed:
+    """Documents under their own ids, as (id, doc, the table's columns): replacing one there."""
+    names = ("id", "doc", *COLUMNS.get(name, ()))
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}").format(
+        table(name),
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in names[1:]),
+    )
 
 
 def filtered(rows: Iterable[tuple[int, Doc]], selection: Selection) -> Iterable[tuple[int, Doc]]:
