@@ -86,7 +86,10 @@ class Server:
     def start(self) -> None:
         self._as_server(str(self.bin / "initdb"), "-D", str(self.data), "-U", ADMIN, "-A", "trust", "-E", "UTF8",
                         "--locale=C", "--no-sync")  # fmt: skip
-        options = f"-c listen_addresses='' -c unix_socket_directories={self.root} -c fsync=off -c full_page_writes=off"
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories={self.root} -c fsync=off -c full_page_writes=off"
+            " -c max_connections=300"  # a session's tests, hosts at once among them
+        )
         self._as_server(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                         "-o", options, "start")  # fmt: skip
         with self.admin("postgres") as conn:

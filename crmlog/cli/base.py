@@ -84,8 +84,9 @@ class Env:
         record and a row of each stored document it shows, up to every e-mail, none of them in
         a reference cycle: the cyclic garbage collector, which would walk them all again and
         again while they are made (half of `emails list --json` on 100,000 e-mails), is paused
-        until the command ends."""
+        until the command ends. The store is closed then too (a PostgreSQL connection)."""
         store = Store.reader(self.db_path)
+        click.get_current_context().call_on_close(store.close)
         if gc.isenabled():
             gc.disable()
             click.get_current_context().call_on_close(gc.enable)
