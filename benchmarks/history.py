@@ -6,12 +6,14 @@
 For each engine, one CRM grows through `crmlog ingest` of generated mail (benchmarks/
 corrections.py's generator: four users, 20,000 contacts, one e-mail in twenty with an
 attachment, one every five minutes from 2024 on) to each size in turn. At each size, measured
-`--repeat` times, each a new process with its peak memory:
+`--repeat` times, each a new process with its peak memory, each paired with the same on an
+empty CRM run right before it (so that the ratio holds under whatever else the machine does):
 - a cron-sized run: `crmlog ingest` of an mbox of 10 new messages (new ones each time);
 - `contacts show` of a contact of an early e-mail (of the 20,000, about the average number
   of e-mails; the one contact with 1% of all e-mails is not it), `emails show` of
   one e-mail with its body, `emails list` (its first screen) and `attribution` of one month;
-and each figure's range, and its ratio to the same on the empty CRM, are printed.
+and each figure's range, and the range of its ratios to the empty CRM's, are printed. With
+--keep, a grown embedded CRM is kept (and its size) for the next run to grow on.
 
 PostgreSQL runs in a private server started here (initdb and pg_ctl, a unix socket, fsync
 on as a deployment has it; as root, as an unprivileged user). Its memory is the server's,
@@ -49,16 +51,20 @@ def run(env: list[str], *args: str, ok: tuple[int, ...] = (0,)) -> tuple[float, 
 
 
 class Crm:
-    """One CRM on one engine, grown in steps, with fresh cron-sized mail for each measurement."""
+    """One CRM on one engine, grown in steps, with fresh cron-sized mail for each measurement.
+    A CRM kept from an earlier run (--keep: its size in `<name>.size`) is grown on, not anew."""
 
-    def __init__(self, work: Path, engine: str, db: str):
-        self.work, self.engine = work, engine
-        self.env = ["--config", str(work / f"{engine}.toml"), "--db", db]
-        self.size = 0
-        self.next_cron = 10_000_000  # message numbers of cron-sized runs, far above the history
-        run(self.env, "init", "--force", "--bcc", LOG)
-        for u in USERS:
-            run(self.env, "users", "add", u, "--inbox", u)
+    def __init__(self, work: Path, name: str, db: str):
+        self.work, self.name = work, name
+        self.env = ["--config", str(work / f"{name}.toml"), "--db", db]
+        self.marker = work / f"{name}.size"
+        self.size = int(self.marker.read_text()) if self.marker.exists() else 0
+        self.next_cron = 10_000_000 + self.size * 10  # message numbers of cron-sized runs, unused so far
+        if not self.marker.exists():
+            run(self.env, "init", "--force", "--bcc", LOG)
+            for u in USERS:
+                run(self.env, "users", "add", u, "--inbox", u)
+            self.marker.write_text("0")
 
     def grow(self, to: int, chunk: int = 100_000) -> float:
         """Ingest generated mail until the CRM holds `to` e-mails (in mboxes of `chunk`)."""
@@ -70,10 +76,11 @@ class Crm:
                 write_mbox(box, self.size, n)
             spent += run(self.env, "ingest", "--quiet", "--batch-size", "5000", str(box))[0]
             self.size += n
+            self.marker.write_text(str(self.size))
         return spent
 
     def cron(self) -> tuple[float, float]:
-        box = self.work / f"cron-{self.engine}-{self.next_cron}.mbox"
+        box = self.work / f"cron-{self.name}-{self.next_cron}.mbox"
         write_mbox(box, self.next_cron, CRON)
         self.next_cron += CRON
         seconds, peak, _ = run(self.env, "ingest", "--quiet", str(box))
@@ -93,7 +100,7 @@ class Crm:
             ("attribution (a month)", ("attribution", *month)),
         ):
             # on the empty CRM there is no such contact or e-mail (exit 1): the cost of looking
-            seconds, peak, _ = run(self.env, *args, ok=(0, 1) if self.size == 0 else (0,))
+            seconds, peak, _ = run(self.env, *args, ok=(0, 1) if self.size < 10 else (0,))
             out[label] = (seconds, peak)
         return out
 
@@ -130,37 +137,45 @@ def main() -> None:
     try:
         for engine in args.engines.split(","):
             if engine == "json":
-                shutil.rmtree(work / "json", ignore_errors=True)
-                db = str(work / "json" / "crm.json")
-            else:
+                dbs = [str(work / name / "crm.json") for name in ("json", "json-empty")]
+            else:  # a server per run: a PostgreSQL CRM is grown anew each time
                 server, db = postgres(work)
                 servers.append(server)
-            crm = Crm(work, engine, db)
-            base: dict[str, tuple[float, float]] = {}
+                dbs = [db, server.url(server.database(schema=False))]
+                for name in ("postgresql", "postgresql-empty"):
+                    (work / f"{name}.size").unlink(missing_ok=True)
+            crm, empty = Crm(work, engine, dbs[0]), Crm(work, f"{engine}-empty", dbs[1])
             for size in sizes:
                 spent = crm.grow(size)
                 if spent:
                     print(f"[{engine}] grew to {size:,} e-mails through ingest in {spent:.0f} s", flush=True)
-                figures: dict[str, list[tuple[float, float]]] = {}
-                for _ in range(args.repeat):
-                    figures.setdefault("cron run (10 new)", []).append(crm.cron())
-                    for label, value in crm.views().items():
-                        figures.setdefault(label, []).append(value)
-                for label, values in figures.items():
-                    secs, peaks = [v[0] for v in values], [v[1] for v in values]
-                    if size == sizes[0]:
-                        base[label] = (min(secs), min(peaks))
-                    ratio = min(secs) / base[label][0] if label in base else float("nan")
-                    print(
-                        f"[{engine}] {size:>9,} {label:<22} {fmt(secs, 's', 2):>14}  peak {fmt(peaks, 'MB', 0):>12}"
-                        f"  x{ratio:.2f} of empty",
-                        flush=True,
-                    )
+                measure(engine, crm, empty, args.repeat)
     finally:
         for server in servers:
             server.stop()  # type: ignore[attr-defined]
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(engine: str, crm: Crm, empty: Crm, repeat: int) -> None:
+    """Each figure on `crm` paired with the same on the empty CRM, one right after the other,
+    so that the ratio compares them under the same load of the machine."""
+    figures: dict[str, list[tuple[float, float]]] = {}
+    base: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(repeat):
+        for target, out in ((empty, base), (crm, figures)):
+            out.setdefault("cron run (10 new)", []).append(target.cron())
+        for target, out in ((empty, base), (crm, figures)):
+            for label, value in target.views().items():
+                out.setdefault(label, []).append(value)
+    for label, values in figures.items():
+        secs, peaks = [v[0] for v in values], [v[1] for v in values]
+        ratios = [v[0] / b[0] for v, b in zip(values, base[label], strict=True)]
+        print(
+            f"[{engine}] {crm.size:>9,} {label:<22} {fmt(secs, 's', 2):>12}  peak {fmt(peaks, 'MB', 0):>10}"
+            f"  x{fmt(ratios, '', 2).strip()} of the empty CRM's (paired)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
