@@ -851,3 +851,19 @@ def test_once_2_an_mbox_read_on_from_where_it_stopped_is_not_read_again_next_tim
     assert team.json("ingest", box)["scanned"] == 2  # on from where the first run stopped
     again = team.json("ingest", box)
     assert (again["scanned"], again["run"]) == (0, None)  # nothing new
+
+
+def test_life_6_a_journal_keeps_consecutive_ids_as_ranges_and_gives_them_all_back():
+    from crmlog.store import journal
+
+    j = journal.empty()
+    journal.note_added(j, "emails", [1, 2, 3, 5])
+    journal.note_added(j, "emails", [6, 7, 9])
+    journal.note_added(j, "contacts", [4])
+    assert j["added"] == {"emails": [[1, 3], [5, 7], 9], "contacts": [4]}
+    assert list(journal.added(j, "emails")) == [1, 2, 3, 5, 6, 7, 9]
+    assert list(journal.added({"added": {"emails": [1, 2, 3]}}, "emails")) == [1, 2, 3]  # as written before
+    assert list(journal.added(j, "deals")) == []
+    big = journal.empty()
+    journal.note_added(big, "emails", range(1, 100_001))
+    assert big["added"] == {"emails": [[1, 100_000]]}  # an import's journal: one pair

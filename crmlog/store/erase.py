@@ -318,7 +318,7 @@ def merge(store: Store, source: Contact, into: Contact) -> Removed:
             continue
         entries = run.undo.get("changed", [])
         undo = {**run.undo, "changed": [[t, i, _moved(t, d, source.email, into.email)] for t, i, d in entries]}
-        if into.id in run.undo.get("added", {}).get(Contact.TABLE, ()):
+        if into.id in journal.added({"added": run.undo.get("added", {})}, Contact.TABLE):
             # the run that made `into`: its undo removes it, and must put `source` back as it was
             journal.note_before(undo, before)
         if undo != run.undo:

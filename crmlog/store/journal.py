@@ -1,7 +1,7 @@
 """A run's undo journal (LIFE-6), kept in its `runs` document and written in the same atomic
 write as each batch it accounts for: pure functions over stored documents, for any engine.
 
-    {"added": {table: [id, ...]},                 records the run added
+    {"added": {table: [id or [first, last], ...]}, records the run added
      "changed": [[table, id, document], ...],     records it replaced or removed, as before
      "sources": {source: delta},                  mailbox states it moved on
      "files": [name, ...]}                        body packs and attachment files it wrote
@@ -17,7 +17,7 @@ unchanged since the undone run listed it, and never read its messages, undecided
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..records import Doc
 
@@ -30,18 +30,40 @@ def note_before(journal: Doc, records: Iterable[tuple[str, int, Doc | None]]) ->
     """Records about to be replaced or removed: each one's document as before the run, once,
     and not for a record the run added itself (undo removes that one)."""
     noted = {(t, i) for t, i, _ in journal["changed"]}
-    added: dict[str, set[int]] = {}
+    own: dict[str, set[int]] = {}
     for table, id, before in records:
         if before is None or (table, id) in noted:
             continue
-        if id in added.setdefault(table, set(journal["added"].get(table, ()))):
+        if table not in own:
+            own[table] = set(added(journal, table))
+        if id in own[table]:
             continue
         journal["changed"].append([table, id, before])
         noted.add((table, id))
 
 
 def note_added(journal: Doc, table: str, ids: Iterable[int]) -> None:
-    journal["added"].setdefault(table, []).extend(ids)
+    """Ids the run added, a run of consecutive ones kept as [first, last]: the journal of an
+    import of 100,000 e-mails is a few pairs, not 100,000 ids (a cron run's part of runs holds
+    it, and is written by every run that shares the part)."""
+    noted = journal["added"].setdefault(table, [])
+    for id in ids:
+        last = noted[-1] if noted else None
+        if isinstance(last, list) and last[1] + 1 == id:
+            last[1] = id
+        elif isinstance(last, int) and last + 1 == id:
+            noted[-1] = [last, id]
+        else:
+            noted.append(id)
+
+
+def added(journal: Doc, table: str) -> Iterator[int]:
+    """The ids of `table` the run added (as note_added keeps them: ids and [first, last])."""
+    for entry in journal["added"].get(table, ()):
+        if isinstance(entry, list):
+            yield from range(entry[0], entry[1] + 1)
+        else:
+            yield entry
 
 
 def note_source(journal: Doc, before: Doc | None, after: Doc) -> None:

@@ -334,7 +334,8 @@ class JsonEngine:
             return None
         run = self.document("runs", changes.run.id)
         undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
-        undo["changed"] = list(undo["changed"])
+        undo["changed"] = list(undo["changed"])  # the stored document stays as it is until written
+        undo["added"] = {t: [e[:] if isinstance(e, list) else e for e in v] for t, v in undo["added"].items()}
         journal.note_before(
             undo,
             [

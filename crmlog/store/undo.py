@@ -40,8 +40,8 @@ def undo(store: Store, run: Run, now: datetime) -> Undone:
         )
     j = run.undo or journal.empty()
     removed = 0
-    for table, ids in j["added"].items():
-        for doc_id in ids:
+    for table in j["added"]:
+        for doc_id in journal.added(j, table):
             if store.engine.document(table, doc_id) is not None:
                 store.remove_id(table, doc_id)
                 removed += 1
@@ -66,7 +66,7 @@ def _left_attachments(store: Store, run: Run, j: Doc) -> list[str]:
     `emails delete` or `contacts forget` wrote with the run's bodies in them. Nothing points to
     a file that no e-mail but the run's own names, nor an e-mail document kept to be put back
     (by this undo, or by the undo of an older run)."""
-    own = set(j["added"].get("emails", ()))
+    own = set(journal.added(j, "emails"))
     found: set[str] = set()
     for email in (store.get(Email, i) for i in own):
         if email is None:
