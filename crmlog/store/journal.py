@@ -17,13 +17,46 @@ unchanged since the undone run listed it, and never read its messages, undecided
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..records import Doc
+from .engine import Changes, RunProgress
 
 
 def empty() -> Doc:
     return {"added": {}, "changed": [], "sources": {}, "files": []}
+
+
+def for_batch(
+    run: Doc | None,
+    changes: Changes,
+    document: Callable[[str, int], Doc | None],
+    source_state: Callable[[str], Doc | None],
+) -> Doc:
+    """The undo journal of the run a batch belongs to (from its stored document `run`, which
+    is left as it is), with what the batch is about to replace, remove and move on noted as
+    the engine (`document`, `source_state`) has it now; the files the batch wrote."""
+    assert changes.run is not None
+    undo: Doc = dict(run["undo"]) if run and run.get("undo") else empty()
+    undo["changed"] = list(undo["changed"])
+    undo["added"] = {t: [e[:] if isinstance(e, list) else e for e in v] for t, v in undo["added"].items()}
+    undo["sources"] = dict(undo["sources"])
+    note_before(
+        undo,
+        [
+            *((table, doc_id, document(table, doc_id)) for table, doc_id in changes.removed),
+            *((r.TABLE, r.id, document(r.TABLE, r.id)) for r in changes.replaced),
+        ],
+    )
+    for doc in changes.sources:
+        note_source(undo, source_state(doc["source"]), doc)
+    undo["files"] = [*undo["files"], *changes.run.files]
+    return undo
+
+
+def run_document(run: Doc | None, progress: RunProgress, undo: Doc) -> Doc:
+    """A run's stored document after a batch: its fields as the batch left them, its journal."""
+    return {**(run or {}), **progress.fields, "undo": undo}
 
 
 def note_before(journal: Doc, records: Iterable[tuple[str, int, Doc | None]]) -> None:

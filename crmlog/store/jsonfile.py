@@ -328,31 +328,13 @@ class JsonEngine:
         return ids
 
     def _journal(self, changes: Changes) -> Doc | None:
-        """The undo journal of the run this batch belongs to, with what the batch is about to
-        replace, remove and move on noted as it is now (journal.py)."""
+        """The undo journal of the run this batch belongs to (journal.py)."""
         if changes.run is None:
             return None
-        run = self.document("runs", changes.run.id)
-        undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
-        undo["changed"] = list(undo["changed"])  # the stored document stays as it is until written
-        undo["added"] = {t: [e[:] if isinstance(e, list) else e for e in v] for t, v in undo["added"].items()}
-        journal.note_before(
-            undo,
-            [
-                *((table, doc_id, self.document(table, doc_id)) for table, doc_id in changes.removed),
-                *((r.TABLE, r.id, self.document(r.TABLE, r.id)) for r in changes.replaced),
-            ],
-        )
-        for doc in changes.sources:
-            journal.note_source(undo, self._source(doc["source"]), doc)
-        undo["files"] = [*undo["files"], *changes.run.files]
-        return undo
+        return journal.for_batch(self.document("runs", changes.run.id), changes, self.document, self._source)
 
     def _put_run(self, progress: RunProgress, undo: Doc) -> None:
-        doc = dict(self.document("runs", progress.id) or {})
-        doc.update(progress.fields)
-        doc["undo"] = undo
-        self._tables.put("runs", progress.id, doc)
+        self._tables.put("runs", progress.id, journal.run_document(self.document("runs", progress.id), progress, undo))
 
     def _forget(self, table: str) -> None:
         """A lookup over `table` is built again when next asked for."""

@@ -372,25 +372,7 @@ class PgEngine:
         (journal.py), read inside the write's transaction."""
         if changes.run is None:
             return None
-        run = self.document("runs", changes.run.id)
-        undo: Doc = dict(run["undo"]) if run and run.get("undo") else journal.empty()
-        undo["changed"] = list(undo["changed"])
-        undo["added"] = {t: list(v) for t, v in undo["added"].items()}
-        undo["sources"] = dict(undo["sources"])
-        journal.note_before(
-            undo,
-            [
-                *((t, doc_id, self.document(t, doc_id)) for t, doc_id in changes.removed),
-                *((r.TABLE, r.id, self.document(r.TABLE, r.id)) for r in changes.replaced),
-            ],
-        )
-        for doc in changes.sources:
-            journal.note_source(undo, self.source_state(doc["source"]), doc)
-        undo["files"] = [*undo["files"], *changes.run.files]
-        return undo
+        return journal.for_batch(self.document("runs", changes.run.id), changes, self.document, self.source_state)
 
     def _put_run(self, progress: RunProgress, undo: Doc) -> None:
-        doc = dict(self.document("runs", progress.id) or {})
-        doc.update(progress.fields)
-        doc["undo"] = undo
-        self._put("runs", [(progress.id, doc)])
+        self._put("runs", [(progress.id, journal.run_document(self.document("runs", progress.id), progress, undo))])
