@@ -287,9 +287,13 @@ class Store:
             erased = self._erased(message, scrub.logged_texts(logged))
             logged = scrub.scrubbed_logged(logged, erased) if erased else logged
             same = before is not None and before.same(project.outcome(logged.email))
-            if same:
+            late = before is not None and before.outcome == "logged" and not self.reprocess
+            if same or late:  # late: another host logged it since the rules looked (ONCE-1)
                 self.new_logged.add(logged.email.identity)
                 row = replace(row, email_id=before.id if before else None)
+                if late:
+                    row, same = replace(row, outcome="duplicate"), True
+                    self.taken_by_others += 1
             else:
                 self._unlog(before)
                 created = self._log(logged)
